@@ -1,0 +1,45 @@
+// Logging: one line per event, `key=value` fields, to stderr.
+//
+// Every layer may log (the store reports IOERROR, the sync core SYNCERROR), so
+// this file depends on nothing but libfmt.  Lines carry the session id when
+// there is one, so an operator can follow one connection through the log:
+//
+//   replicad[1234]: <6>s12 login user=admin mech=PLAIN
+//
+// Under systemd (JOURNAL_STREAM set) the level is written as a `<N>` prefix,
+// which journald turns into the priority; on a terminal it is a word.
+#pragma once
+
+#include <fmt/core.h>
+#include <string_view>
+
+namespace replicad::log {
+
+enum class Level { error = 3, warning = 4, notice = 5, info = 6, debug = 7 };
+
+// Messages above this level are dropped (default: info).
+void set_level(Level level);
+Level level();
+bool enabled(Level level);
+
+// Writes one line; `session` may be empty.  Thread-safe (one write(2) a line).
+void write(Level level, std::string_view session, std::string_view message);
+
+template <typename... Args>
+void emit(Level lvl, std::string_view session, fmt::format_string<Args...> f, Args&&... args) {
+  if (!enabled(lvl)) return;
+  write(lvl, session, fmt::format(f, std::forward<Args>(args)...));
+}
+
+template <typename... Args>
+void error(fmt::format_string<Args...> f, Args&&... args) { emit(Level::error, {}, f, std::forward<Args>(args)...); }
+template <typename... Args>
+void warning(fmt::format_string<Args...> f, Args&&... args) { emit(Level::warning, {}, f, std::forward<Args>(args)...); }
+template <typename... Args>
+void notice(fmt::format_string<Args...> f, Args&&... args) { emit(Level::notice, {}, f, std::forward<Args>(args)...); }
+template <typename... Args>
+void info(fmt::format_string<Args...> f, Args&&... args) { emit(Level::info, {}, f, std::forward<Args>(args)...); }
+template <typename... Args>
+void debug(fmt::format_string<Args...> f, Args&&... args) { emit(Level::debug, {}, f, std::forward<Args>(args)...); }
+
+}  // namespace replicad::log

@@ -1,0 +1,468 @@
+#include "protocol/session.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "protocol/sasl_exchange.h"
+#include "server/log.h"
+
+namespace replicad::protocol {
+namespace {
+
+std::string upper(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// "Apply", "Syncapply": the spelling Cyrus uses in its arity errors.
+std::string display_name(std::string_view verb) {
+  std::string out;
+  for (size_t i = 0; i < verb.size(); ++i)
+    out += static_cast<char>(i == 0 ? std::toupper(static_cast<unsigned char>(verb[i]))
+                                    : std::tolower(static_cast<unsigned char>(verb[i])));
+  return out;
+}
+
+bool is_word(const Dlist& v) { return v.is_string() && !v.str.empty(); }
+
+}  // namespace
+
+Session::Session(const SessionContext& context, SessionOutput& output, std::string id,
+                 auth::ConnectionInfo connection)
+    : ctx_(context), out_(&output), id_(std::move(id)), connection_(std::move(connection)) {
+  parser_ = std::make_unique<CommandParser>(ctx_.preauth_limits, nullptr);
+}
+
+Session::~Session() = default;
+
+void Session::start() {
+  log::emit(log::Level::info, id_, "accepted remote={}", connection_.remote);
+  send(greeting());
+}
+
+// One greeting for both flavours (spec §1.7.1): a CSYNC client reads the
+// `* SASL` line and stops at the `* OK`; an IMAP client finds its
+// capabilities in the `[CAPABILITY ...]` code of that same line.  Both lines
+// go out in one write so the IMAP client sees the second with the first.
+std::string Session::greeting() const {
+  std::string g;
+  auto mechs = const_cast<Session*>(this)->mechanisms();
+  if (!mechs.empty()) {
+    g += "* SASL";
+    for (const auto& m : mechs) g += " " + m;
+    g += "\r\n";
+  }
+  g += "* OK [CAPABILITY " + capabilities(false) + "] " + ctx_.servername + " replicad " +
+       ctx_.version + " server ready\r\n";
+  return g;
+}
+
+std::vector<std::string> Session::mechanisms() {
+  std::string error;
+  auto server = auth::SaslServer::create("csync", ctx_.sasl, connection_, error);
+  if (!server) {
+    log::emit(log::Level::error, id_, "SASL unavailable: {}", error);
+    return {};
+  }
+  return server->mechanisms();
+}
+
+std::string Session::capabilities(bool after_auth) const {
+  std::string caps = "IMAP4rev1 LITERAL+ ID";
+  if (after_auth) {
+    // Only an admin may replicate, so only an admin is told it can.
+    if (auth_ == AuthState::admin) caps += " X-REPLICATION";
+    return caps;
+  }
+  auto mechs = const_cast<Session*>(this)->mechanisms();
+  bool plaintext = false;
+  for (const auto& m : mechs) {
+    caps += " AUTH=" + m;
+    if (m == "PLAIN" || m == "LOGIN") plaintext = true;
+  }
+  if (!plaintext) caps += " LOGINDISABLED";
+  caps += " SASL-IR";
+  return caps;
+}
+
+void Session::on_input(std::string_view bytes) {
+  if (closing_) return;
+  if (busy_) {
+    // Only a pipelining peer gets here; reading is paused, so this is bounded
+    // by one read buffer.
+    pending_.append(bytes);
+    return;
+  }
+  process(bytes);
+}
+
+void Session::process(std::string_view in) {
+  while (!in.empty() && !busy_ && !closing_) {
+    auto outcome = parser_->feed(in);
+    in.remove_prefix(std::min(outcome.consumed, in.size()));
+    switch (outcome.status) {
+      case CommandParser::Status::need_more:
+        if (outcome.consumed == 0) in = {};  // defensive: never spin
+        break;
+      case CommandParser::Status::continuation:
+        // A synchronising literal {N}: the client waits for this before
+        // sending the bytes (sync_client itself always uses {N+}).
+        send("+ go ahead\r\n");
+        break;
+      case CommandParser::Status::command:
+        handle_command(parser_->take_command());
+        break;
+      case CommandParser::Status::error:
+        handle_parse_error();
+        break;
+    }
+  }
+  if (!in.empty() && !closing_) pending_.append(in);
+  if (busy_ && out_ != nullptr) out_->set_reading(false);
+}
+
+void Session::resume() {
+  if (pending_.empty()) return;
+  std::string input;
+  input.swap(pending_);
+  process(input);
+}
+
+void Session::handle_parse_error() {
+  ++stats_.commands;
+  const std::string& why = parser_->error_message();
+  log::emit(log::Level::notice, id_, "bad command: {}", why);
+  if (sasl_ && sasl_->awaiting_line()) {
+    // An AUTHENTICATE response line that does not even read as a line.
+    sasl_->on_line("*");
+    return;
+  }
+  if (flavour_ == Flavour::imap) {
+    send("* BAD " + why + "\r\n");
+  } else {
+    send("BAD IMAP_PROTOCOL_ERROR " + why + "\r\n");
+  }
+  if (parser_->fatal()) close();
+}
+
+void Session::decide_flavour(const std::vector<Dlist>& items) {
+  if (flavour_ != Flavour::undecided || items.empty() || !is_word(items[0])) return;
+  if (is_csync_command(upper(items[0].str))) {
+    flavour_ = Flavour::csync;
+  } else if (items.size() >= 2 && is_word(items[1])) {
+    flavour_ = Flavour::imap;
+  }
+  if (flavour_ != Flavour::undecided)
+    log::emit(log::Level::debug, id_, "flavour={}", flavour_ == Flavour::csync ? "csync" : "imap");
+}
+
+void Session::handle_command(std::vector<Dlist> items) {
+  ++stats_.commands;
+  if (sasl_ && sasl_->awaiting_line()) {
+    busy_ = true;
+    sasl_->on_line(items.empty() ? std::string_view{} : std::string_view(items[0].str));
+    return;
+  }
+  tag_.clear();
+  command_start_ = std::chrono::steady_clock::now();
+  if (items.empty()) {
+    send(flavour_ == Flavour::imap ? "* BAD Null command\r\n" : "BAD Null command\r\n");
+    return;
+  }
+  decide_flavour(items);
+  busy_ = true;
+  switch (flavour_) {
+    case Flavour::csync: {
+      std::string verb = upper(items[0].str);
+      command_name_ = verb;
+      csync_command(verb, items);
+      break;
+    }
+    case Flavour::imap: {
+      tag_ = items[0].str;
+      std::string verb = upper(items[1].str);
+      command_name_ = verb;
+      imap_command(tag_, verb, items);
+      break;
+    }
+    case Flavour::undecided:
+      // One unknown word: neither a CSYNC command nor a tagged IMAP one.
+      reply("BAD IMAP_PROTOCOL_ERROR Unrecognized command");
+      finish_command();
+      break;
+  }
+}
+
+void Session::csync_command(const std::string& verb, std::vector<Dlist>& items) {
+  if (auto denial = deny(Flavour::csync, verb, auth_)) {
+    reply(*denial);
+    return finish_command();
+  }
+  if (auto sync = sync_verb(Flavour::csync, verb)) return run_sync(*sync, items, 1);
+
+  if (verb == "AUTHENTICATE") {
+    if (auth_ != AuthState::none) {
+      reply("BAD Already authenticated");
+      return finish_command();
+    }
+    return begin_authenticate(items, 1);
+  }
+  if (verb == "NOOP") {
+    reply(items.size() > 1 ? "BAD Unexpected extra arguments to Noop" : "OK Noop completed");
+    return finish_command();
+  }
+  if (verb == "EXIT") {
+    reply("OK Finished");
+    finish_command();
+    return close();
+  }
+  if (verb == "STARTTLS") {
+    reply("NO Error initializing TLS");
+    return finish_command();
+  }
+  if (verb == "COMPRESS") {
+    reply("NO Compression is not available");
+    return finish_command();
+  }
+  reply("BAD IMAP_PROTOCOL_ERROR Unrecognized command");
+  finish_command();
+}
+
+void Session::imap_command(const std::string& tag, const std::string& verb, std::vector<Dlist>& items) {
+  (void)tag;
+  if (auto denial = deny(Flavour::imap, verb, auth_)) {
+    reply(*denial);
+    return finish_command();
+  }
+  if (auto sync = sync_verb(Flavour::imap, verb)) return run_sync(*sync, items, 2);
+
+  if (verb == "CAPABILITY") {
+    send("* CAPABILITY " + capabilities(auth_ != AuthState::none) + "\r\n");
+    reply("OK Completed");
+    return finish_command();
+  }
+  if (verb == "NOOP") {
+    reply("OK Completed");
+    return finish_command();
+  }
+  if (verb == "LOGOUT") {
+    send("* BYE LOGOUT received\r\n");
+    reply("OK Completed");
+    finish_command();
+    return close();
+  }
+  if (verb == "ID") {
+    send("* ID (\"name\" \"replicad\" \"version\" \"" + ctx_.version + "\")\r\n");
+    reply("OK Completed");
+    return finish_command();
+  }
+  if (verb == "AUTHENTICATE") {
+    if (auth_ != AuthState::none) {
+      reply("BAD Already authenticated");
+      return finish_command();
+    }
+    return begin_authenticate(items, 2);
+  }
+  if (verb == "LOGIN") {
+    if (auth_ != AuthState::none) {
+      reply("BAD Already logged in");
+      return finish_command();
+    }
+    if (items.size() != 4 || !items[2].is_string() || !items[3].is_string()) {
+      reply("BAD Invalid arguments to Login");
+      return finish_command();
+    }
+    // LOGIN is PLAIN in other clothes: run it through the same SASL path,
+    // so the same mechanism policy (no plaintext without TLS) applies.
+    std::string error;
+    auto server = auth::SaslServer::create("imap", ctx_.sasl, connection_, error);
+    if (!server) {
+      reply("NO " + error);
+      return finish_command();
+    }
+    auto mechs = server->mechanisms();
+    if (std::find(mechs.begin(), mechs.end(), "PLAIN") == mechs.end()) {
+      reply("NO Login only available under a layer");
+      return finish_command();
+    }
+    sasl_ = std::make_unique<SaslExchange>(*this, std::move(server));
+    std::string response = std::string(1, '\0') + items[2].str + '\0' + items[3].str;
+    sasl_->start("PLAIN", auth::base64_encode(response));
+    return;
+  }
+  if (verb == "STARTTLS") {
+    reply("NO TLS is not configured");
+    return finish_command();
+  }
+  reply("BAD Unrecognized command");
+  finish_command();
+}
+
+void Session::begin_authenticate(std::vector<Dlist>& items, size_t mech_index) {
+  const char* name = "Authenticate";
+  if (items.size() <= mech_index) {
+    reply(std::string("BAD Missing required argument to ") + name);
+    return finish_command();
+  }
+  if (items.size() > mech_index + 2) {
+    reply(std::string("BAD Unexpected extra arguments to ") + name);
+    return finish_command();
+  }
+  const Dlist& mech = items[mech_index];
+  bool atom = is_word(mech) && std::all_of(mech.str.begin(), mech.str.end(), [](unsigned char c) {
+    return std::isalnum(c) || c == '-' || c == '_';
+  });
+  if (!atom) {
+    reply("BAD Invalid mechanism");
+    return finish_command();
+  }
+  std::optional<std::string_view> initial;
+  if (items.size() == mech_index + 2) {
+    if (!items[mech_index + 1].is_string()) {
+      reply("BAD Invalid initial response");
+      return finish_command();
+    }
+    initial = items[mech_index + 1].str;
+  }
+  std::string error;
+  auto server = auth::SaslServer::create(flavour_ == Flavour::imap ? "imap" : "csync", ctx_.sasl,
+                                         connection_, error);
+  if (!server) {
+    reply("NO " + error);
+    return finish_command();
+  }
+  sasl_ = std::make_unique<SaslExchange>(*this, std::move(server));
+  sasl_->start(mech.str, initial);
+}
+
+void Session::on_authenticated(const std::string& authcid, const std::string& authzid) {
+  bool admin = ctx_.admins.is_admin(authcid, authzid);
+  auth_ = admin ? AuthState::admin : AuthState::user;
+  user_ = authzid.empty() ? authcid : authzid;
+  log::emit(log::Level::info, id_, "login user={} admin={} flavour={}", user_, admin ? "yes" : "no",
+            flavour_ == Flavour::imap ? "imap" : "csync");
+  if (!admin) return;
+  // Only an admin may upload: from now on file literals stream to staging
+  // files and the larger limits apply.
+  sync_session_ = std::make_shared<SyncSession>();
+  sync_session_->id = id_;
+  sync_session_->staging = std::make_unique<StagingArea>(ctx_.staging_root, id_, ctx_.max_message_size);
+  ParserLimits limits = ctx_.admin_limits;
+  limits.max_file_literal = std::min<uint64_t>(limits.max_file_literal, ctx_.max_message_size);
+  parser_ = std::make_unique<CommandParser>(limits, sync_session_->staging.get());
+}
+
+void Session::run_sync(SyncVerb verb, std::vector<Dlist>& items, size_t first_arg) {
+  std::string name = display_name(flavour_ == Flavour::imap ? items[1].str : items[0].str);
+  if (verb == SyncVerb::restart) {
+    if (items.size() > first_arg) {
+      reply("BAD Unexpected extra arguments to " + name);
+      return finish_command();
+    }
+    if (sync_session_) ctx_.sync->restart(*sync_session_);
+    reply("OK Restarting");
+    return finish_command();
+  }
+  if (items.size() <= first_arg) {
+    reply("BAD Missing required argument to " + name);
+    return finish_command();
+  }
+  if (items.size() > first_arg + 2) {
+    reply("BAD Unexpected extra arguments to " + name);
+    return finish_command();
+  }
+  if (items.size() != first_arg + 2 || !is_word(items[first_arg])) {
+    std::string what = verb == SyncVerb::apply ? "APPLY" : verb == SyncVerb::get ? "GET" : "RESTORE";
+    reply("BAD IMAP_PROTOCOL_ERROR Failed to parse " + what + " line");
+    return finish_command();
+  }
+
+  // Cyrus upper-cases the first key before dispatch; the rest stays as sent.
+  std::string kind = upper(items[first_arg].str);
+  command_name_ += " " + kind;
+  Dlist value = std::move(items[first_arg + 1]);
+  std::weak_ptr<Session> weak = weak_from_this();
+  auto done = [weak](SyncReply r) {
+    if (auto s = weak.lock()) {
+      s->send(r.data);
+      s->reply(r.status);
+      s->finish_command();
+    }
+  };
+  switch (verb) {
+    case SyncVerb::apply:
+      ++stats_.applies;
+      return ctx_.sync->apply(sync_session_, kind, std::move(value), done);
+    case SyncVerb::get:
+      ++stats_.gets;
+      return ctx_.sync->get(sync_session_, kind, value, done);
+    case SyncVerb::restore:
+      return ctx_.sync->restore(sync_session_, kind, std::move(value), done);
+    case SyncVerb::restart:
+      break;
+  }
+}
+
+void Session::reply(std::string_view status) {
+  std::string line;
+  line.reserve(status.size() + tag_.size() + 3);
+  if (flavour_ == Flavour::imap && !tag_.empty()) {
+    line += tag_;
+    line += ' ';
+  }
+  line += status;
+  line += "\r\n";
+  if (!command_name_.empty()) {
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                    command_start_)
+                  .count();
+    // The first word of the status is enough for the log: NO texts name the error.
+    log::emit(log::Level::info, id_, "cmd=\"{}\" result=\"{}\" ms={}", command_name_, status, ms);
+    command_name_.clear();
+  }
+  send(line);
+}
+
+void Session::send(std::string_view bytes) {
+  if (out_ != nullptr && !bytes.empty()) out_->send(bytes);
+}
+
+void Session::finish_command() {
+  if (!busy_) return;
+  busy_ = false;
+  if (shutdown_requested_) return on_shutdown();
+  if (closing_) return;
+  if (out_ != nullptr) out_->set_reading(true);
+  resume();
+}
+
+void Session::close() {
+  if (closing_) return;
+  closing_ = true;
+  pending_.clear();
+  if (out_ != nullptr) out_->close();
+}
+
+void Session::on_disconnect() {
+  out_ = nullptr;
+  closing_ = true;
+  pending_.clear();
+  // A store job may still be reading this session's staged files; they go
+  // away with the last reference to the SyncSession.
+  sync_session_.reset();
+  log::emit(log::Level::info, id_, "disconnected commands={} applies={} gets={}", stats_.commands,
+            stats_.applies, stats_.gets);
+}
+
+void Session::on_shutdown() {
+  if (closing_) return;
+  if (busy_) {
+    shutdown_requested_ = true;  // finish_command() comes back here
+    return;
+  }
+  if (flavour_ == Flavour::imap) send("* BYE Server shutting down\r\n");
+  close();
+}
+
+}  // namespace replicad::protocol

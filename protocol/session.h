@@ -1,0 +1,143 @@
+// One client connection's protocol state, above the transport.
+//
+// The session reads commands with the CommandParser, decides the flavour by
+// the first command (spec §1.7.1: a bare `AUTHENTICATE`/`NOOP`/`EXIT`/... is
+// CSYNC, `<tag> <command>` is IMAP), authenticates through SASL, checks every
+// command against the one admin gate (CommandPolicy), and hands APPLY / GET /
+// RESTART to the sync core.  Replies leave through SessionOutput, which the
+// server implements over libuv; the session itself never touches a socket,
+// so it can be driven byte by byte in tests and fuzzers.
+//
+// Commands run one at a time: while one is in flight (a store commit, a
+// failed-login delay) further input is held and reading is paused.  Cyrus's
+// client never pipelines, but a hand-typed or hostile peer may.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "auth/admin_policy.h"
+#include "auth/sasl_server.h"
+#include "protocol/command_parser.h"
+#include "protocol/command_policy.h"
+#include "protocol/sync_core.h"
+
+namespace replicad::protocol {
+
+// What the server offers the session.  All calls happen on the loop thread.
+class SessionOutput {
+ public:
+  virtual ~SessionOutput() = default;
+  virtual void send(std::string_view bytes) = 0;
+  // Close once everything sent so far has been written.
+  virtual void close() = 0;
+  // Pause/resume reading from the socket (backpressure while a command runs).
+  virtual void set_reading(bool on) = 0;
+  // Run fn on the loop after a delay (failed-login pause).
+  virtual void after(std::chrono::milliseconds delay, std::function<void()> fn) = 0;
+};
+
+// Shared by all sessions; owned by the server.
+struct SessionContext {
+  std::string servername = "replicad";
+  std::string version;                       // shown in the greeting
+  auth::SaslConfig sasl;
+  auth::AdminPolicy admins;
+  SyncCore* sync = nullptr;
+  std::string staging_root;                  // <datadir>/staging
+  ParserLimits preauth_limits = protocol::preauth_limits();
+  ParserLimits admin_limits;                 // after an admin logged in
+  std::chrono::milliseconds failed_auth_delay{3000};
+  uint64_t max_message_size = 0xFFFFFFFFu;
+};
+
+struct SessionStats {
+  uint64_t commands = 0;
+  uint64_t applies = 0;
+  uint64_t gets = 0;
+  uint64_t failed_logins = 0;
+};
+
+class SaslExchange;
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(const SessionContext& context, SessionOutput& output, std::string id,
+          auth::ConnectionInfo connection);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // Sends the combined CSYNC banner / IMAP greeting.
+  void start();
+  // Bytes from the client (after TLS/DEFLATE).
+  void on_input(std::string_view bytes);
+  // The connection is gone: drop staged uploads, ignore pending completions.
+  void on_disconnect();
+  // The server is shutting down: say BYE (IMAP) or just close (CSYNC) once the
+  // command in flight, if any, has finished.
+  void on_shutdown();
+
+  const std::string& id() const { return id_; }
+  Flavour flavour() const { return flavour_; }
+  bool busy() const { return busy_; }
+  bool authenticated() const { return auth_ != AuthState::none; }
+  const SessionStats& stats() const { return stats_; }
+
+ private:
+  friend class SaslExchange;
+
+  void process(std::string_view bytes);
+  void resume();
+  void handle_command(std::vector<Dlist> items);
+  void handle_parse_error();
+  void decide_flavour(const std::vector<Dlist>& items);
+
+  // Flavour-specific command sets; both end in the shared helpers below.
+  void csync_command(const std::string& verb, std::vector<Dlist>& items);
+  void imap_command(const std::string& tag, const std::string& verb, std::vector<Dlist>& items);
+
+  // Shared by both framings.
+  void run_sync(SyncVerb verb, std::vector<Dlist>& args, size_t first_arg);
+  void begin_authenticate(std::vector<Dlist>& items, size_t mech_index);
+  void on_authenticated(const std::string& authcid, const std::string& authzid);
+  std::string greeting() const;
+  std::string capabilities(bool after_auth) const;
+  std::vector<std::string> mechanisms();
+
+  // Reply helpers: `status` is "OK ...", "NO ...", "BAD ..." without CRLF;
+  // the tag (IMAP) is added here, the only place the framings differ.
+  void reply(std::string_view status);
+  void send(std::string_view bytes);
+  void finish_command();  // the command in flight is done: accept input again
+  void close();
+
+  const SessionContext& ctx_;
+  SessionOutput* out_;
+  std::string id_;
+  auth::ConnectionInfo connection_;
+  Flavour flavour_ = Flavour::undecided;
+
+  std::unique_ptr<CommandParser> parser_;
+  std::shared_ptr<SyncSession> sync_session_;
+  std::unique_ptr<SaslExchange> sasl_;
+
+  AuthState auth_ = AuthState::none;
+  std::string user_;            // authorisation identity once logged in
+  std::string tag_;             // tag of the IMAP command in flight
+  std::string command_name_;    // for the per-command log line
+  std::chrono::steady_clock::time_point command_start_;
+
+  bool busy_ = false;
+  bool closing_ = false;
+  bool shutdown_requested_ = false;
+  std::string pending_;         // input that arrived while busy
+  SessionStats stats_;
+};
+
+}  // namespace replicad::protocol

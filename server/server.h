@@ -1,0 +1,55 @@
+// The listeners and the set of live connections on one libuv loop.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "protocol/session.h"
+#include "server/settings.h"
+
+namespace replicad {
+
+class Connection;
+
+class Server {
+ public:
+  Server(uv_loop_t* loop, const Settings& settings, const protocol::SessionContext& context);
+  ~Server();
+
+  // Binds every `listen` address.  On failure nothing stays bound.
+  bool listen(std::string& error);
+  // Stops accepting; asks every session to finish its command and close.
+  // `on_drained` runs once the last connection is gone.
+  void shutdown(std::function<void()> on_drained);
+  // Closes whatever is still open (shutdown deadline).
+  void abort_connections();
+
+  uv_loop_t* loop() const { return loop_; }
+  const Settings& settings() const { return settings_; }
+  size_t connection_count() const { return connections_.size(); }
+  uint64_t accepted() const { return accepted_; }
+
+  // Called by a connection once all its handles are closed; deletes it.
+  void connection_closed(Connection* connection);
+
+ private:
+  static void on_connection(uv_stream_t* listener, int status);
+  void accept(uv_stream_t* listener);
+  void close_listeners();
+
+  uv_loop_t* loop_;
+  const Settings& settings_;
+  const protocol::SessionContext& context_;
+  std::vector<uv_tcp_t*> listeners_;
+  std::unordered_set<Connection*> connections_;
+  uint64_t accepted_ = 0;
+  uint64_t next_id_ = 1;
+  bool shutting_down_ = false;
+  std::function<void()> on_drained_;
+};
+
+}  // namespace replicad

@@ -1,0 +1,112 @@
+#include "server/settings.h"
+
+#include <fmt/core.h>
+
+#include <charconv>
+
+namespace replicad {
+
+std::string ListenAddress::text() const {
+  return host.find(':') != std::string::npos ? fmt::format("[{}]:{}", host, port)
+                                             : fmt::format("{}:{}", host, port);
+}
+
+bool parse_listen_address(const std::string& text, ListenAddress& out) {
+  std::string host;
+  std::string port;
+  if (!text.empty() && text.front() == '[') {
+    size_t close = text.find(']');
+    if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':') return false;
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    size_t colon = text.rfind(':');
+    if (colon == std::string::npos) {
+      host = "127.0.0.1";
+      port = text;
+    } else {
+      host = text.substr(0, colon);
+      port = text.substr(colon + 1);
+      if (host.find(':') != std::string::npos) return false;  // IPv6 needs brackets
+    }
+  }
+  if (host == "localhost") host = "127.0.0.1";
+  if (host == "*") host = "0.0.0.0";
+  unsigned value = 0;
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (host.empty() || ec != std::errc() || end != port.data() + port.size() || value > 65535) return false;
+  out.host = host;
+  out.port = static_cast<uint16_t>(value);
+  return true;
+}
+
+const std::vector<SettingDoc>& setting_docs() {
+  static const std::vector<SettingDoc> docs = {
+      {"listen", "127.0.0.1:2005", "addresses to accept both flavours on: host:port, [v6]:port; several separated by spaces"},
+      {"datadir", "var", "data directory: store/ (LMDB) and staging/ (uploads in flight)"},
+      {"servername", "replicad", "name in the greeting; the SASL server name and default realm"},
+      {"admins", "(none)", "identities allowed to replicate, separated by spaces"},
+      {"allowplaintext", "no", "offer PLAIN and LOGIN on connections without TLS"},
+      {"maxmessagesize", "4G", "largest message (file literal) accepted"},
+      {"lmdb_mapsize", "64G", "LMDB map size: the most the store can hold (the file grows as needed)"},
+      {"maxconnections", "500", "connections served at once; more are greeted with BYE and closed"},
+      {"sync_timeout", "30m", "idle time after which an authenticated connection is closed"},
+      {"preauth_timeout", "60s", "time a connection may take to authenticate"},
+      {"failedloginpause", "3s", "delay before a failed authentication is answered"},
+      {"loglevel", "info", "error, warning, notice, info or debug"},
+      {"sasl_*", "", "handed to Cyrus SASL without the prefix: sasl_pwcheck_method, sasl_auxprop_plugin, sasl_sasldb_path, sasl_mech_list, ..."},
+  };
+  return docs;
+}
+
+Settings read_settings(Config& config, std::vector<Config::Problem>& problems, bool& fatal) {
+  Settings s;
+  fatal = false;
+  for (const auto& word : config.has("listen") ? config.get_list("listen") : std::vector<std::string>{"127.0.0.1:2005"}) {
+    ListenAddress addr;
+    if (!parse_listen_address(word, addr)) {
+      problems.push_back({0, fmt::format("listen: '{}' is not host:port or [v6]:port", word)});
+      fatal = true;
+      continue;
+    }
+    s.listen.push_back(addr);
+  }
+  s.datadir = config.get_string("datadir", s.datadir);
+  s.servername = config.get_string("servername", s.servername);
+  s.admins = config.get_string("admins");
+  s.allow_plaintext = config.get_switch("allowplaintext", s.allow_plaintext);
+  s.max_message_size = config.get_bytes("maxmessagesize", s.max_message_size);
+  s.lmdb_mapsize = config.get_bytes("lmdb_mapsize", s.lmdb_mapsize);
+  s.max_connections = static_cast<uint32_t>(config.get_int("maxconnections", s.max_connections));
+  s.idle_timeout = config.get_duration("sync_timeout", s.idle_timeout);
+  s.preauth_timeout = config.get_duration("preauth_timeout", s.preauth_timeout);
+  s.failed_login_pause = config.get_duration("failedloginpause", s.failed_login_pause);
+  s.log_level = config.get_string("loglevel", s.log_level);
+  s.sasl = config.with_prefix("sasl_");
+
+  if (s.admins.empty())
+    problems.push_back({0, "admins: nobody is allowed to replicate (set 'admins: <identity>')"});
+  if (s.datadir.empty()) {
+    problems.push_back({0, "datadir: must not be empty"});
+    fatal = true;
+  }
+  if (s.max_message_size == 0 || s.max_message_size > 0xFFFFFFFFu) {
+    problems.push_back({0, "maxmessagesize: must be between 1 and 4G-1 (the protocol's limit)"});
+    fatal = true;
+  }
+  if (s.max_connections == 0) {
+    problems.push_back({0, "maxconnections: must be at least 1"});
+    fatal = true;
+  }
+  static const std::vector<std::string_view> known = {
+      "listen", "datadir", "servername", "admins", "allowplaintext", "maxmessagesize", "lmdb_mapsize",
+      "maxconnections", "sync_timeout", "preauth_timeout", "failedloginpause", "loglevel", "sasl_*"};
+  for (auto& p : config.unknown_keys(known)) problems.push_back(p);
+  for (const auto& p : config.problems()) {
+    problems.push_back(p);
+    fatal = true;
+  }
+  return s;
+}
+
+}  // namespace replicad

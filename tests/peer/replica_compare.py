@@ -151,7 +151,8 @@ def compare_users(ref, target, users, names=("ref", "target")):
 
 
 def compare_mailboxes(ref, target, mailboxes, names=("ref", "target"), result=None):
-    result = result or Comparison()
+    if result is None:
+        result = Comparison()
     for mbox in mailboxes:
         a = canon_reply(ref.get_fullmailbox(mbox))
         b = canon_reply(target.get_fullmailbox(mbox))

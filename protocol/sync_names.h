@@ -1,0 +1,39 @@
+// Cyrus internal mailbox names of a user (spec §9.1; Cyrus mboxname.c
+// `mbname_from_userid`, `mbname_intname`, `mboxlist_usermboxtree`).
+//
+//   alice             -> INBOX user.alice, deleted folders DELETED.user.alice.*
+//   jane@example.com  -> example.com!user.jane, example.com!DELETED.user.jane.*
+//   john.doe          -> user.john^doe   (a '.' in a user name is written '^')
+//
+// The replica uses the master's conventions: virtual domains split at the
+// last '@', no default domain, and the delayed-delete prefix "DELETED".
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace replicad::protocol {
+
+inline constexpr std::string_view kDeletedPrefix = "DELETED";
+
+struct UserMailboxNames {
+  std::string inbox;           // user.alice
+  std::string children;        // user.alice.       (prefix of every folder)
+  std::string deleted;         // DELETED.user.alice.  (prefix of deleted folders)
+
+  // True for the INBOX, its descendants and the user's deleted folders.
+  bool owns(std::string_view mailbox) const;
+};
+
+// nullopt for a userid that names no mailbox (empty, or an empty local part
+// or domain).
+std::optional<UserMailboxNames> user_mailbox_names(std::string_view userid);
+
+// True for a name in a deleted hierarchy: [<domain>!]DELETED.<...>
+bool is_deleted_name(std::string_view mailbox);
+
+// True if `mailbox` is some user's INBOX: [<domain>!]user.<localpart>.
+bool is_user_inbox(std::string_view mailbox);
+
+}  // namespace replicad::protocol

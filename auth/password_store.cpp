@@ -59,12 +59,15 @@ bool set_password(const SaslConfig& config, std::string_view user, std::string_v
     return false;
   }
 
-  // The connection's options come from `config` (sasldb_path above all); its
-  // user realm is the server name, where SaslServer will look the user up.
+  // The connection's options come from `config` (sasldb_path above all).
+  // Its realm is the server name as libsasl2 derives it (lower-cased) from
+  // a NULL user realm: exactly what SaslServer's lookups use.  Passing the
+  // configured name as the realm would file "Replica.Example" users where
+  // no login finds them.
   detail::SaslCallbacks callbacks(config, std::string());
   const char* servername = config.servername.empty() ? nullptr : config.servername.c_str();
   sasl_conn_t* raw = nullptr;
-  int rc = sasl_server_new("csync", servername, servername, nullptr, nullptr, callbacks.list(), 0,
+  int rc = sasl_server_new("csync", servername, nullptr, nullptr, nullptr, callbacks.list(), 0,
                            &raw);
   if (rc != SASL_OK) {
     error = fmt::format("cannot create SASL connection: {}", sasl_errstring(rc, nullptr, nullptr));

@@ -4,8 +4,9 @@
 // sub-command that calls set_password.  It writes through libsasl2
 // (sasl_setpass), so the entry lands wherever the configured auxprop store
 // keeps users (sasldb at `sasl_sasldb_path` by default), in the realm named by
-// the server name: the same entry `saslpasswd2 -f <path> -u <servername>
-// -c <user>` makes, and the one SaslServer looks up.  Not for the network path.
+// the server name in lower case: the same entry `saslpasswd2 -f <path>
+// -u <servername> -c <user>` makes, and the one SaslServer looks up.  Not for
+// the network path.
 #pragma once
 
 #include <string>

@@ -279,9 +279,11 @@ SaslServer::Step CyrusSaslServer::finish(int rc, const char* out, unsigned out_l
 
 SaslServer::Step CyrusSaslServer::fail(int rc, const char* why) {
   state_ = State::failed;
-  // The same facts Cyrus logs as "badlogin": never the client's response,
-  // which may be a password.
-  if (log::enabled(log::Level::notice)) {
+  // The session logs the failed login itself (at notice, with its id); this
+  // line adds what only libsasl2 knows, e.g. "user not found" or "No valid
+  // SCRAM-SHA-256 secret found", which the client is never told.  Never the
+  // client's response: it may be a password.
+  if (log::enabled(log::Level::info)) {
     // The detail first: a failed getprop below would replace it.
     std::string reason = why != nullptr ? why : "";
     std::string user = "-";
@@ -296,10 +298,9 @@ SaslServer::Step CyrusSaslServer::fail(int rc, const char* why) {
         user = static_cast<const char*>(value);
       }
     }
-    log::notice("sasl: badlogin remote={} mech={} user={} detail={}",
-                info_.remote.empty() ? "-" : info_.remote,
-                mechanism_.empty() ? "-" : mechanism_,
-                detail::one_line(user), detail::one_line(reason.empty() ? failure_text(rc) : reason));
+    log::info("sasl: failed remote={} mech={} user={} detail={}",
+              info_.remote.empty() ? "-" : info_.remote, mechanism_.empty() ? "-" : mechanism_,
+              detail::one_line(user), detail::one_line(reason));
   }
   return refuse(rc);
 }

@@ -645,6 +645,17 @@ TEST_CASE("set_password creates and updates accounts", "[auth][password]") {
   CHECK_FALSE(error.empty());
 }
 
+TEST_CASE("set_password files users where a mixed-case server name finds them", "[auth][password]") {
+  ensure_sasl();
+  TempDir dir;
+  SaslConfig config = config_with_sasldb(dir.path() / "sasldb2");
+  config.servername = "Replica.EXAMPLE";   // libsasl2 lower-cases the server name
+  std::string error;
+  REQUIRE(replicad::auth::set_password(config, "admin", "adminpw", error));
+  auto server = make_server(config);
+  CHECK(server->start("PLAIN", "\0admin\0adminpw"s).kind == Kind::success);
+}
+
 TEST_CASE("a sasldb made by saslpasswd2 works", "[auth][password][saslpasswd2]") {
   const char* tool = "/usr/sbin/saslpasswd2";
   if (access(tool, X_OK) != 0) {

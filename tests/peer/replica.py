@@ -111,6 +111,10 @@ class Replicad:
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
+    def exit_status(self):
+        """Exit status once it has ended (negative: killed by that signal)."""
+        return self.proc.poll() if self.proc is not None else None
+
     def stop(self, grace=10.0):
         """SIGTERM, then SIGKILL after `grace` seconds.  Returns the exit
         status (None if it was not running)."""

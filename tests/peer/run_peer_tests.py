@@ -38,18 +38,24 @@ sys.dont_write_bytecode = True
 import csync_client                                    # noqa: E402
 import cyrus_instance                                  # noqa: E402
 import mutate                                          # noqa: E402
+import netutil                                         # noqa: E402
 import populate                                        # noqa: E402
 import replica_compare                                 # noqa: E402
 import sync_runner                                     # noqa: E402
-from dlist import KvList                               # noqa: E402
+from dlist import FileLiteral, KvList, text as dlist_text   # noqa: E402
 from replica import Replicad                           # noqa: E402
 
 NONADMIN = ("nonadmin", "nonadmin-secret")
-RUN_TIMEOUT = 120
-ALL_TIMEOUT = 300
+RUN_TIMEOUT = 90            # a run takes seconds; a stuck replica must not stall the suite
+ALL_TIMEOUT = 240
+PROBE_TIMEOUT = 10
 REFUSED_TIMEOUT = 8          # sync_client retries a refused login forever
 IMAP_WALL_LIMIT = 8.0        # the CSYNC fallback alone would cost 10 s
 SESSION_SETUP = ("CAPABILITIES",)   # APPLY CAPABILITIES opens every session
+
+
+class TargetDown(RuntimeError):
+    pass
 
 
 class Results:
@@ -83,6 +89,8 @@ class PeerTests:
         self.users = {u.name: u for u in populate.default_users()}
         self.master = self.ref = self.target = None
         self.run_no = 0
+        self.target_down = None      # set once the target stopped answering
+        self.death_reported = False
         self.mutation_log = []
 
     # -- environment ---------------------------------------------------------------------
@@ -131,17 +139,40 @@ class PeerTests:
             reason = "%s: %s" % (type(e).__name__, e)
             if self.args.verbose:
                 traceback.print_exc()
-        if reason and isinstance(self.target, Replicad) and not self.target.alive():
-            reason += "\nreplicad is no longer running; its log ends:\n" + self.target.log_tail(1500)
+        if reason and isinstance(self.target, Replicad) and not self.target.alive() \
+                and not self.death_reported:
+            self.death_reported = True      # once is enough
+            reason += "\nreplicad is no longer running (exit status %s); its log ends:\n%s" % (
+                self.target.exit_status(), self.target.log_tail(1500))
         self.results.record(name, reason, note)
         return not reason
 
     def sync(self, server, label, mode_args, imap, credentials=None, timeout=RUN_TIMEOUT):
         self.run_no += 1
         port = server.imap_port if imap else server.csync_port
+        if server is self.target:
+            self.probe_target(port)
         workdir = os.path.join(self.root, "runs", "%02d-%s" % (self.run_no, label))
         return sync_runner.run_sync_client(self.master, server.host, port, mode_args, imap, workdir,
                                            credentials or self.master.admin, timeout)
+
+    def probe_target(self, port):
+        """Fail fast when the target is gone or does not greet any more:
+        sync_client would retry (or wait) until its timeout in every later
+        run, and the suite must stay bounded."""
+        if self.target_down:
+            raise TargetDown(self.target_down)
+        if isinstance(self.target, Replicad) and not self.target.alive():
+            self.target_down = "replicad is not running"
+            raise TargetDown(self.target_down)
+        try:
+            greeting = netutil.read_greeting(port, self.target.host, timeout=PROBE_TIMEOUT)
+        except OSError as e:
+            greeting = ("connection failed: %s" % e).encode()
+        if not greeting.startswith(b"* "):
+            self.target_down = "the target did not greet within %ds on port %d (%r)" % (
+                PROBE_TIMEOUT, port, greeting[:80])
+            raise TargetDown(self.target_down)
 
     def feed_both(self, label, mode_args, imap, timeout=RUN_TIMEOUT):
         """The same run into the reference Cyrus and into the target."""
@@ -151,9 +182,15 @@ class PeerTests:
 
     def session(self, server, flavour="csync", credentials=None):
         port = server.imap_port if flavour == "imap" else server.csync_port
+        if server is self.target:
+            self.probe_target(port)
         return csync_client.admin_session(server.host, port, credentials or server.admin, flavour)
 
-    def compare(self, ref_run, users=None, mailboxes=None):
+    def compare(self, runs, users=None, mailboxes=None):
+        """Compare reference and target after runs["ref"] (and runs["target"])."""
+        if "ref" not in runs:
+            return "not compared: the run before did not happen"
+        ref_run = runs["ref"]
         if ref_run.rc != 0:
             return "the reference Cyrus run failed, nothing to compare against: " + ref_run.explain()
         ref = self.session(self.ref)
@@ -218,7 +255,7 @@ class PeerTests:
             return self.expect_success(runs["target"], "csync", self.users["alice"].internal_names())
 
         self.check("a.csync-user.initial", initial)
-        self.check("a.csync-user.compare", lambda: self.compare(runs["ref"], users=["alice"]))
+        self.check("a.csync-user.compare", lambda: self.compare(runs, users=["alice"]))
         self.check("a.csync-user.converged",
                    lambda: self.expect_converged("a-csync-alice-again", ["-u", "alice"], imap=False))
 
@@ -237,14 +274,14 @@ class PeerTests:
             return "; ".join(problems), note
 
         self.check("b.imap-user.initial", initial)
-        self.check("b.imap-user.compare", lambda: self.compare(runs["ref"], users=["bob"]))
+        self.check("b.imap-user.compare", lambda: self.compare(runs, users=["bob"]))
         self.check("b.imap-user.converged",
                    lambda: self.expect_converged("b-imap-bob-again", ["-u", "bob"], imap=True))
 
     def _refused_session(self, flavour, credentials, want_auth_ok, judge):
-        client = csync_client.SyncClient(self.target.host,
-                                         self.target.imap_port if flavour == "imap" else self.target.csync_port,
-                                         flavour, timeout=30)
+        port = self.target.imap_port if flavour == "imap" else self.target.csync_port
+        self.probe_target(port)
+        client = csync_client.SyncClient(self.target.host, port, flavour, timeout=30)
         try:
             status = client.authenticate_plain(*credentials)
             if status.ok != want_auth_ok:
@@ -313,8 +350,47 @@ class PeerTests:
                                        self.users["carol"].internal_names() + self.users["dave"].internal_names())
 
         self.check("c.all.initial", initial)
-        self.check("c.all.compare", lambda: self.compare(runs["ref"], users=sorted(self.users)))
+        self.check("c.all.compare", lambda: self.compare(runs, users=sorted(self.users)))
         self.check("c.all.converged", lambda: self.expect_converged("c-all-again", ["-A"], imap=False))
+        self.check("c.all.fetch", lambda: self.fetch_everything(sorted(self.users)))
+
+    def fetch_everything(self, users):
+        """GET FETCH (the copyback of spec 4.8) of every record the target
+        lists: each file must come back as a file literal whose SHA-1 is the
+        record's GUID, with the requested partition; an unknown UID gets NO."""
+        session = self.session(self.target)
+        problems, files, size = [], 0, 0
+        try:
+            for user in users:
+                names = [dlist_text(v.get("MBOXNAME")) for v in session.get_user(user).values("MAILBOX")]
+                for name in names:
+                    for box in session.get_fullmailbox(name).values("MAILBOX"):
+                        partition, uniqueid = dlist_text(box.get("PARTITION")), dlist_text(box.get("UNIQUEID"))
+                        for rec in box.get("RECORD") or []:
+                            guid, uid = dlist_text(rec.get("GUID")), dlist_text(rec.get("UID"))
+                            reply = session.fetch(name, partition, uniqueid, guid, uid)
+                            got = reply.values("MESSAGE")
+                            f = got[0] if len(got) == 1 else None
+                            if not reply.ok or not isinstance(f, FileLiteral):
+                                problems.append("%s UID %s: %s %r" % (name, uid, reply.status, got[:1]))
+                            elif f.sha1 != guid or str(f.size) != dlist_text(rec.get("SIZE")) \
+                                    or f.partition != partition or f.guid != guid:
+                                problems.append("%s UID %s: got %r (sha1 %s), record says GUID %s SIZE %s"
+                                                % (name, uid, f, f.sha1, guid, dlist_text(rec.get("SIZE"))))
+                            else:
+                                files += 1
+                                size += f.size
+                        if box.get("RECORD"):
+                            reply = session.fetch(name, partition, uniqueid, "0" * 40, 4000000000)
+                            if reply.status.word != "NO":
+                                problems.append("FETCH of a UID that %s does not hold answered %s" % (name, reply.status))
+        finally:
+            session.close()
+        if problems:
+            return "%d problems (first 8):\n%s" % (len(problems), "\n".join(problems[:8]))
+        if not files:
+            return "the target listed no records to fetch"
+        return "", "%d files, %d bytes" % (files, size)
 
     def scenario_d(self):
         for flavour, user, tag in (("csync", "alice", "d1"), ("imap", "bob", "d2")):
@@ -333,7 +409,7 @@ class PeerTests:
             if not self.check("d.%s.mutate-master" % flavour, changed):
                 continue
             self.check("d.%s.incremental" % flavour, incremental)
-            self.check("d.%s.compare" % flavour, lambda user=user: self.compare(runs["ref"], users=[user]))
+            self.check("d.%s.compare" % flavour, lambda user=user: self.compare(runs, users=[user]))
             self.check("d.%s.converged" % flavour,
                        lambda user=user, imap=imap, flavour=flavour:
                        self.expect_converged("d-%s-%s-again" % (flavour, user), ["-u", user], imap))
@@ -361,7 +437,7 @@ class PeerTests:
             if not self.check("e.%s.mutate-master" % flavour, changed):
                 continue
             self.check("e.%s.mailbox-mode" % flavour, mailbox_mode)
-            self.check("e.%s.compare" % flavour, lambda mbox=mbox: self.compare(runs["ref"], mailboxes=[mbox]))
+            self.check("e.%s.compare" % flavour, lambda mbox=mbox: self.compare(runs, mailboxes=[mbox]))
             self.check("e.%s.converged" % flavour,
                        lambda mbox=mbox, imap=imap, flavour=flavour:
                        self.expect_converged("e-%s-%s-again" % (flavour, mbox), ["-m", mbox], imap))

@@ -43,7 +43,15 @@ class LmdbStore final : public Store {
   std::unique_ptr<ReadTxn> begin_read() override {
     MDB_txn* txn = nullptr;
     // MDB_NOTLS (set on the environment) lets this thread hold several.
-    if (!mdb_status(mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn), "begin read txn")) return nullptr;
+    int rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn);
+    if (rc == MDB_READERS_FULL) {
+      // Slots of dead processes may be what fills the table; free them and retry once.
+      int dead = 0;
+      if (mdb_reader_check(env_, &dead) == MDB_SUCCESS && dead > 0)
+        rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn);
+    }
+    // nullptr (logged as IOERROR) when no snapshot can be had.
+    if (!mdb_status(rc, "begin read txn")) return nullptr;
     return std::make_unique<LmdbReadTxn>(txn, tables_);
   }
 

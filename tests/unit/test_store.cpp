@@ -695,6 +695,25 @@ TEST_CASE("read snapshots are isolated and several can be held by one thread", "
   CHECK(seen_elsewhere);
 }
 
+TEST_CASE("a full reader table yields no snapshot rather than a broken one", "[store][txn]") {
+  TempDir dir;
+  StoreOptions o;
+  o.directory = dir.file("db");
+  o.map_size = uint64_t{1} << 24;
+  o.max_readers = 2;
+  Completions completions;
+  Status st;
+  auto store = Store::open(o, completions.poster(), st);
+  REQUIRE(st.ok());
+  auto first = store->begin_read();
+  auto second = store->begin_read();
+  REQUIRE(first);
+  REQUIRE(second);
+  CHECK(store->begin_read() == nullptr);
+  second.reset();
+  CHECK(store->begin_read() != nullptr);
+}
+
 TEST_CASE("a failing job leaves no trace and does not disturb its neighbours", "[store][txn]") {
   Harness h;
   // Hold the writer so that the next jobs queue up and run as one batch.

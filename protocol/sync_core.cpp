@@ -1,0 +1,130 @@
+// The sync core's dispatcher: picks the handler for an APPLY / GET kind,
+// runs write handlers as one store write job each, and turns the outcome
+// into Cyrus's reply text (spec §3, §4; Cyrus sync_support.c `sync_apply`,
+// `sync_get`, `sync_restore`).
+
+#include "protocol/sync_core.h"
+
+#include "protocol/sync_handlers.h"
+#include "server/log.h"
+
+namespace replicad::protocol {
+namespace {
+
+using handlers::ApplyContext;
+using handlers::ApplyOutcome;
+using handlers::ApplyPlan;
+using handlers::make_reply;
+
+SyncReply unknown_kind(const SyncSession& session, std::string_view verb, std::string_view kind) {
+  log::emit(log::Level::error, session.id, "SYNCERROR: unknown command command=<{} {}>", verb, kind);
+  return make_reply(SyncError::protocol_error);
+}
+
+}  // namespace
+
+SyncCore::SyncCore(storage::Store& store, SyncConfig config) : store_(store), config_(std::move(config)) {}
+
+void SyncCore::apply(const std::shared_ptr<SyncSession>& session, std::string_view kind, Dlist value,
+                     Done done) {
+  SyncSession& s = *session;
+  // Commands that only touch the session (and, for RESERVE, read the store).
+  if (kind == "MESSAGE") return done(handlers::apply_message(value, s));
+  if (kind == "RESERVE") {
+    std::unique_ptr<storage::ReadTxn> txn = store_.begin_read();
+    return done(handlers::apply_reserve(txn->view(), value, s));
+  }
+  if (kind == "CAPABILITIES") return done(handlers::apply_capabilities(value, s, config_));
+  if (kind == "FORCE") return done(handlers::apply_force(s));
+
+  const ApplyContext ctx{s.id, s.force_mode, s.sieve_mailbox_enabled, config_.default_partition};
+  ApplyPlan plan;
+  if (kind == "MAILBOX" || kind == "LOCAL_MAILBOX")
+    plan = handlers::plan_mailbox(value, ctx, s.staging.get());
+  else if (kind == "UNMAILBOX" || kind == "LOCAL_UNMAILBOX")
+    plan = handlers::plan_unmailbox(value, ctx);
+  else if (kind == "RENAME" || kind == "LOCAL_RENAME")
+    plan = handlers::plan_rename(value, ctx);
+  else if (kind == "EXPUNGE")
+    plan = handlers::plan_expunge(value, ctx);
+  else if (kind == "QUOTA")
+    plan = handlers::plan_quota(value, ctx);
+  else if (kind == "UNQUOTA")
+    plan = handlers::plan_unquota(value, ctx);
+  else if (kind == "SUB" || kind == "UNSUB")
+    plan = handlers::plan_subscription(value, ctx, kind == "SUB");
+  else if (kind == "SEEN")
+    plan = handlers::plan_seen(value, ctx);
+  else if (kind == "UNUSER" || kind == "LOCAL_UNUSER")
+    plan = handlers::plan_unuser(value, ctx);
+  else if (kind == "ANNOTATION" || kind == "UNANNOTATION")
+    plan = handlers::plan_annotation(value, ctx, kind == "ANNOTATION");
+  else if (kind == "SIEVE" || kind == "UNSIEVE" || kind == "ACTIVATE_SIEVE" || kind == "UNACTIVATE_SIEVE") {
+    // Scripts are not stored yet: refuse rather than pretend.
+    log::emit(log::Level::error, s.id, "SYNCERROR: sieve scripts are not supported command=<APPLY {}>", kind);
+    return done(make_reply(SyncError::protocol_error));
+  } else {
+    return done(unknown_kind(s, "APPLY", kind));
+  }
+  if (plan.answer) return done(std::move(*plan.answer));
+
+  // The work runs on the writer thread; its outcome travels to `done` on the
+  // loop thread through this shared slot (the store orders the two).
+  auto outcome = std::make_shared<ApplyOutcome>();
+  storage::WriteJob job;
+  job.apply = [work = std::move(plan.work), outcome](storage::WriteView& w) -> storage::Status {
+    *outcome = work(w);
+    if (!outcome->store) return outcome->store;
+    if (outcome->error != SyncError::ok && !outcome->keep_changes)
+      return storage::Status::error(storage::Errc::aborted, std::string(status_text(outcome->error)));
+    return storage::Status::success();
+  };
+  // The session is held until the job is complete: its staged files are
+  // read by the job.  It is released here, on the loop thread.
+  job.done = [outcome, session = session, done = std::move(done)](storage::Status status) mutable {
+    SyncReply reply;
+    bool refused = status.code == storage::Errc::aborted && outcome->store.ok() &&
+                   outcome->error != SyncError::ok;
+    if (status.ok() || refused) {
+      reply = make_reply(outcome->error, status.ok() ? std::move(outcome->data) : std::string());
+    } else {
+      log::emit(log::Level::error, session->id, "IOERROR: store write failed: {}", status.message);
+      reply = make_reply(SyncError::unknown);
+    }
+    session.reset();
+    done(std::move(reply));
+  };
+  store_.submit(std::move(job));
+}
+
+void SyncCore::get(const std::shared_ptr<SyncSession>& session, std::string_view kind, const Dlist& value,
+                   Done done) {
+  const handlers::GetContext ctx{session->id, session->sieve_mailbox_enabled};
+  using Handler = SyncReply (*)(storage::ReadView&, const Dlist&, const handlers::GetContext&);
+  Handler handler = nullptr;
+  if (kind == "USER") handler = handlers::get_user;
+  else if (kind == "META") handler = handlers::get_meta;
+  else if (kind == "MAILBOXES") handler = handlers::get_mailboxes;
+  else if (kind == "UNIQUEIDS") handler = handlers::get_uniqueids;
+  else if (kind == "FULLMAILBOX") handler = handlers::get_fullmailbox;
+  else if (kind == "QUOTA") handler = handlers::get_quota;
+  else if (kind == "FETCH") handler = handlers::get_fetch;
+  else if (kind == "ANNOTATION") handler = handlers::get_annotation;
+  else if (kind == "FETCH_SIEVE") handler = handlers::get_fetch_sieve;
+  else return done(unknown_kind(*session, "GET", kind));
+
+  std::unique_ptr<storage::ReadTxn> txn = store_.begin_read();
+  done(handler(txn->view(), value, ctx));
+}
+
+void SyncCore::restore(const std::shared_ptr<SyncSession>& session, std::string_view kind, Dlist, Done done) {
+  // RESTORE is Cyrus's backup tool's path, never sync_client's (spec §3.16).
+  log::emit(log::Level::error, session->id, "SYNCERROR: RESTORE is not supported command=<RESTORE {}>", kind);
+  done(make_reply(SyncError::protocol_error));
+}
+
+void SyncCore::restart(SyncSession& session) {
+  if (session.staging != nullptr) session.staging->clear();
+}
+
+}  // namespace replicad::protocol

@@ -11,6 +11,8 @@ For every user U (deterministic for a given seed):
             STORE changes, a few expunges, SUBSCRIBE (all but one folder),
             SETMETADATA /private/comment (and /shared/comment on Sent)
   via LMTP  deliveries into INBOX
+Finally every user's neighbour marks messages of the user's Archive \\Seen
+(non-owner seen state: SEEN lines in GET USER of the reader).
 No Sieve scripts (yet).
 """
 import mailgen
@@ -139,9 +141,28 @@ def populate_user(master, user, users, seed, messages_per_folder, stats):
         stats.delivered += 1
 
 
+def read_neighbours_archive(master, users):
+    """Each user's neighbour (who has lrs on the owner's Archive) marks two of
+    its messages \\Seen: seen state of a non-owner lives in the reader's seen
+    database, which replication carries as SEEN lines / APPLY SEEN."""
+    by_name = {u.name: u for u in users}
+    for owner in users:
+        others = [u.name for u in users if u.name != owner.name]
+        if not others:
+            continue
+        reader = by_name[others[0]]
+        with ImapSession(master.host, master.imap_port, reader.name, reader.password) as imap:
+            imap.select("user.%s.Archive" % owner.name)
+            uids = imap.uids()[:2]
+            if uids:
+                imap.store(uids, "+FLAGS", ["\\Seen"])
+            imap.close_mailbox()
+
+
 def populate(master, users, seed=1, messages_per_folder=4):
     """Fill `master` (a started CyrusInstance) with the data set for `users`."""
     stats = PopulateStats()
     for user in users:
         populate_user(master, user, users, seed, messages_per_folder, stats)
+    read_neighbours_archive(master, users)
     return stats

@@ -22,6 +22,7 @@ import grp
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import time
 
@@ -322,7 +323,7 @@ def stop_instances(instances, grace=15.0):
         if pid and netutil.pid_alive(pid) and inst._is_our_master(pid):
             pending.append((inst, pid, netutil.children_of(pid)))
             try:
-                os.kill(pid, 15)
+                os.kill(pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
         inst.master_pid = None

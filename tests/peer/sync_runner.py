@@ -15,6 +15,7 @@ With -v -v sync_client copies its syslog messages to stderr (there is no
 syslog daemon here) together with a protocol trace; the messages are kept
 (`result.messages`), the trace is not needed: the relay records the wire.
 """
+import itertools
 import os
 import re
 import signal
@@ -27,7 +28,7 @@ from wire_relay import WireRelay
 
 TIMED_OUT = 124
 _SYSLOG_LINE = re.compile(rb"^\S*sync_client\[\d+\]: (.*)$")
-_run_counter = [0]
+_config_serial = itertools.count(1)
 
 
 class SyncResult:
@@ -86,8 +87,7 @@ def client_config(master, host, port, authname, password, try_imap):
 
 
 def _write_client_config(master, text):
-    _run_counter[0] += 1
-    path = os.path.join(master.dir, "run", "sync-client-%d-%d.conf" % (os.getpid(), _run_counter[0]))
+    path = os.path.join(master.dir, "run", "sync-client-%d-%d.conf" % (os.getpid(), next(_config_serial)))
     with open(path, "w") as f:
         f.write(text)
     # sync_client switches to the cyrus user and re-reads nothing, but keep

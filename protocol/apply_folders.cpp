@@ -154,6 +154,7 @@ ApplyPlan plan_rename(const Dlist& value, const ApplyContext& ctx) {
   std::optional<std::string> partition_name = to_atom(partition);
   if (!old_name || old_name->empty() || !new_name || new_name->empty() || !partition_name)
     return ApplyPlan::reply(SyncError::bad_parameters);
+  if (!acceptable_mailbox_name(*new_name)) return ApplyPlan::reply(SyncError::unknown);
   // UIDVALIDITY is optional and, with uniqueid-based storage, not used.
 
   RenameRequest req{std::move(*old_name), std::move(*new_name),

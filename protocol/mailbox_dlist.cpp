@@ -8,6 +8,7 @@
 
 #include "protocol/dlist_writer.h"
 #include "protocol/mailbox_type.h"
+#include "protocol/sync_names.h"
 
 namespace replicad::protocol {
 namespace {
@@ -174,6 +175,8 @@ SyncError decode_mailbox_request(const Dlist& kv, MailboxRequest& request) {
   std::optional<uint64_t> highestmodseq = to_num64(kv.get("HIGHESTMODSEQ"));
   if (!uniqueid || uniqueid->empty() || !name || name->empty() || !highestmodseq)
     return SyncError::bad_parameters;
+  // A name Cyrus could not create (IMAP_MAILBOX_BADNAME, no string of its own).
+  if (!acceptable_mailbox_name(*name) || uniqueid->size() > kMaxUniqueid) return SyncError::unknown;
   h.uniqueid = std::move(*uniqueid);
   h.name = std::move(*name);
   h.createdmodseq = to_num64(kv.get("CREATEDMODSEQ")).value_or(0);

@@ -39,7 +39,8 @@ struct MailboxRequest {
 };
 
 // Reads the request; bad_parameters when a required field is missing or does
-// not convert (spec §3.3.5 steps 1 and 4), ok otherwise.
+// not convert (spec §3.3.5 steps 1 and 4), unknown for a name Cyrus would
+// refuse to create, ok otherwise.
 SyncError decode_mailbox_request(const Dlist& kvlist, MailboxRequest& request);
 
 // One RECORD entry; nullopt if a required field is missing or malformed.

@@ -17,6 +17,15 @@ namespace replicad::protocol {
 
 inline constexpr std::string_view kDeletedPrefix = "DELETED";
 
+// Cyrus refuses longer mailbox names (MAX_MAILBOX_NAME) as IMAP_MAILBOX_BADNAME.
+inline constexpr size_t kMaxMailboxName = 490;
+// Cyrus's uniqueids are 24 or 36 characters; anything near this is not one.
+inline constexpr size_t kMaxUniqueid = 255;
+
+inline bool acceptable_mailbox_name(std::string_view name) {
+  return !name.empty() && name.size() <= kMaxMailboxName;
+}
+
 struct UserMailboxNames {
   std::string inbox;           // user.alice
   std::string children;        // user.alice.       (prefix of every folder)

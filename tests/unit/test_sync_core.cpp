@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "protocol/mailbox_dlist.h"
+#include "protocol/mailbox_type.h"
+#include "protocol/sync_names.h"
 #include "protocol/sync_crc.h"
 #include "storage/guid.h"
 #include "sync_test_support.h"
@@ -510,6 +512,11 @@ TEST_CASE("MAILBOX header checks: required fields, type, #sieve without SIEVE-MA
   std::string bogus = mailbox_cmd(plain, {}, std::nullopt);
   bogus.insert(bogus.find(" LAST_UID"), " MBOXTYPE eq");
   CHECK(h.run(bogus) == "NO IMAP_PROTOCOL_BAD_PARAMETERS\r\n");
+  Folder too_long;
+  too_long.name = "user.bob." + std::string(490, 'x');
+  CHECK(h.run(mailbox_cmd(too_long, {}, std::nullopt)) == "NO Unknown error\r\n");
+  CHECK(h.run(fmt::format("APPLY RENAME %(OLDMBOXNAME user.bob NEWMBOXNAME {} PARTITION default)\r\n", too_long.name)) ==
+        "NO Unknown error\r\n");
   CHECK(h.run("APPLY MAILBOX %(UNIQUEID a MBOXNAME user.x HIGHESTMODSEQ 1 PARTITION p LAST_UID 0 RECENTUID 0 "
               "RECENTTIME 0 LAST_APPENDDATE 0 POP3_LAST_LOGIN 0 UIDVALIDITY 1 ACL \"\" OPTIONS \"\" "
               "RECORD (%(UID 1)))\r\n") == "NO IMAP_PROTOCOL_ERROR Protocol error\r\n");
@@ -804,4 +811,58 @@ TEST_CASE("UNUSER also removes the user's seen state", "[unuser]") {
   CHECK(h.run("APPLY UNUSER bob\r\n") == kOk);
   CHECK(h.run("GET META bob\r\n") == kOk);
   CHECK(h.run("GET META bobby\r\n") != kOk);
+}
+
+TEST_CASE("userids map to Cyrus internal names", "[names]") {
+  auto alice = user_mailbox_names("alice");
+  REQUIRE(alice);
+  CHECK(alice->inbox == "user.alice");
+  CHECK(alice->deleted == "DELETED.user.alice.");
+  auto jane = user_mailbox_names("jane@example.com");
+  REQUIRE(jane);
+  CHECK(jane->inbox == "example.com!user.jane");
+  CHECK(jane->deleted == "example.com!DELETED.user.jane.");
+  // Split at the last '@'; a '.' in the local part is written '^'.
+  CHECK(user_mailbox_names("john.doe@x@example.org")->inbox == "example.org!user.john^doe@x");
+  CHECK(user_mailbox_names("john.doe")->children == "user.john^doe.");
+  CHECK_FALSE(user_mailbox_names(""));
+  CHECK_FALSE(user_mailbox_names("@example.com"));
+  CHECK_FALSE(user_mailbox_names("jane@"));
+
+  CHECK(alice->owns("user.alice"));
+  CHECK(alice->owns("user.alice.Sent"));
+  CHECK(alice->owns("DELETED.user.alice.6B116701"));
+  CHECK(alice->owns("DELETED.user.alice.Projects.6B116701"));
+  CHECK_FALSE(alice->owns("user.alicex"));
+  CHECK_FALSE(alice->owns("DELETED.user.alicex.1"));
+  CHECK(is_deleted_name("example.com!DELETED.user.jane.Work.6B1175F8"));
+  CHECK_FALSE(is_deleted_name("user.DELETED.x"));
+  CHECK(is_user_inbox("example.com!user.jane"));
+  CHECK_FALSE(is_user_inbox("user.jane.Sent"));
+  CHECK_FALSE(is_user_inbox("shared.news"));
+}
+
+TEST_CASE("MBOXTYPE letters in Cyrus's canonical form", "[names]") {
+  CHECK(canonical_mbtype("") == "");
+  CHECK(canonical_mbtype("e") == "");
+  CHECK(canonical_mbtype("el") == "");
+  CHECK(canonical_mbtype("f") == "f");
+  CHECK(canonical_mbtype("ie") == std::nullopt);  // the kind always comes first
+  CHECK(canonical_mbtype("i") == "ei");           // a legacy entry without its kind
+  CHECK(canonical_mbtype("eid") == "edi");
+  CHECK(canonical_mbtype("c") == "c");
+  CHECK(canonical_mbtype("ex") == std::nullopt);
+  CHECK(mbtype_is_placeholder("ei"));
+  CHECK(mbtype_is_placeholder("ed"));
+  CHECK_FALSE(mbtype_is_placeholder("c"));
+  CHECK(mbtype_is_sieve("f"));
+}
+
+TEST_CASE("a user with a dot in the name", "[names]") {
+  SyncHarness h;
+  Folder inbox;
+  inbox.name = "user.john^doe";
+  inbox.highestmodseq = 1;
+  REQUIRE(h.run(mailbox_cmd(inbox, {}, std::nullopt)) == kOk);
+  CHECK(get_user(h, "john.doe").find("MBOXNAME user.john^doe SYNC_CRC") != std::string::npos);
 }

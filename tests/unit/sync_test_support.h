@@ -213,6 +213,15 @@ class SyncHarness {
     return fn(txn->view());
   }
 
+  // Changes the store directly, as one write job (for setting up states the
+  // protocol cannot produce).
+  void write(std::function<storage::Status(storage::WriteView&)> fn) {
+    std::optional<storage::Status> result;
+    store_->submit({std::move(fn), [&result](storage::Status st) { result = std::move(st); }});
+    REQUIRE(completions_.run_until([&] { return result.has_value(); }));
+    REQUIRE(result->ok());
+  }
+
   protocol::SyncSession& session() { return *session_; }
   const std::string& dir() const { return dir_.path(); }
 

@@ -107,7 +107,7 @@ struct Folder {
 };
 
 // The master's CRCs of a set of records, as the client computes them.
-SyncCrcs crcs_of(const std::vector<Message>& all, SyncHarness& h) {
+SyncCrcs crcs_of(const std::vector<Message>& all) {
   std::string cmd = "APPLY MAILBOX %(UNIQUEID x MBOXNAME x HIGHESTMODSEQ 1 RECORD (";
   for (const Message& m : all) cmd += record_text(m) + " ";
   cmd += ") PARTITION p LAST_UID 0 RECENTUID 0 RECENTTIME 0 LAST_APPENDDATE 0 POP3_LAST_LOGIN 0 "
@@ -117,7 +117,6 @@ SyncCrcs crcs_of(const std::vector<Message>& all, SyncHarness& h) {
   REQUIRE(decode_mailbox_request(items[2], request) == SyncError::ok);
   storage::Mailbox box;
   for (const auto& r : request.records) replace_record_crcs(box, nullptr, &r);
-  (void)h;
   return mailbox_crcs(box);
 }
 
@@ -176,7 +175,7 @@ struct BobFixture {
   }
   void initial_sync() {
     REQUIRE(h.run_staged(message_cmd(msgs)) == kOk);
-    REQUIRE(h.run(mailbox_cmd(folder, msgs, crcs_of(msgs, h))) == kOk);
+    REQUIRE(h.run(mailbox_cmd(folder, msgs, crcs_of(msgs))) == kOk);
   }
 };
 
@@ -221,7 +220,7 @@ TEST_CASE("MESSAGE then MAILBOX: uploads verified and used, GET FETCH returns th
   SyncHarness& h = f.h;
   auto [stored, full] = stored_and_recomputed(h, "user.bob");
   CHECK(stored == full);
-  CHECK(stored == crcs_of(f.msgs, h));
+  CHECK(stored == crcs_of(f.msgs));
 
   const Message& m2 = f.msgs[1];
   std::string fetch = fmt::format(
@@ -264,7 +263,7 @@ TEST_CASE("incremental MAILBOX with SINCE_*: flag change, expunge, new message",
   BobFixture f;
   f.initial_sync();
   SyncHarness& h = f.h;
-  SyncCrcs before = crcs_of(f.msgs, h);
+  SyncCrcs before = crcs_of(f.msgs);
   std::string since = fmt::format(" SINCE_MODSEQ 5 SINCE_CRC {} SINCE_CRC_ANNOT {}", before.basic, before.annot);
 
   std::vector<Message> state = f.msgs;
@@ -283,10 +282,10 @@ TEST_CASE("incremental MAILBOX with SINCE_*: flag change, expunge, new message",
   std::vector<Message> delta = {state[0], state[1], m4};
 
   SECTION("applied when the replica is where the client thinks") {
-    CHECK(h.run(mailbox_cmd(folder, delta, crcs_of(state, h), since)) == kOk);
+    CHECK(h.run(mailbox_cmd(folder, delta, crcs_of(state), since)) == kOk);
     auto [stored, full] = stored_and_recomputed(h, "user.bob");
     CHECK(stored == full);
-    CHECK(stored == crcs_of(state, h));
+    CHECK(stored == crcs_of(state));
     std::string user = get_user(h, "bob");
     CHECK(user.find("LAST_UID 4 HIGHESTMODSEQ 8 ") != std::string::npos);
     std::string full_text = h.run("GET FULLMAILBOX user.bob\r\n");
@@ -296,23 +295,41 @@ TEST_CASE("incremental MAILBOX with SINCE_*: flag change, expunge, new message",
   SECTION("IMAP_SYNC_CHANGED when the replica moved on, and nothing changes") {
     std::string user_before = get_user(h, "bob");
     std::string stale = fmt::format(" SINCE_MODSEQ 4 SINCE_CRC {} SINCE_CRC_ANNOT {}", before.basic, before.annot);
-    CHECK(h.run(mailbox_cmd(folder, delta, crcs_of(state, h), stale)) ==
+    CHECK(h.run(mailbox_cmd(folder, delta, crcs_of(state), stale)) ==
           "NO IMAP_SYNC_CHANGED Changed since last sync\r\n");
     std::string wrong_crc = fmt::format(" SINCE_MODSEQ 5 SINCE_CRC {} SINCE_CRC_ANNOT {}", before.basic ^ 1, before.annot);
-    CHECK(h.run(mailbox_cmd(folder, delta, crcs_of(state, h), wrong_crc)) ==
+    CHECK(h.run(mailbox_cmd(folder, delta, crcs_of(state), wrong_crc)) ==
           "NO IMAP_SYNC_CHANGED Changed since last sync\r\n");
     CHECK(get_user(h, "bob") == user_before);
     // Zero CRCs on the master's side are wildcards.
-    CHECK(h.run(mailbox_cmd(folder, delta, crcs_of(state, h), " SINCE_MODSEQ 5 SINCE_CRC 0 SINCE_CRC_ANNOT 0")) == kOk);
+    CHECK(h.run(mailbox_cmd(folder, delta, crcs_of(state), " SINCE_MODSEQ 5 SINCE_CRC 0 SINCE_CRC_ANNOT 0")) == kOk);
   }
   SECTION("a CRC mismatch after applying is reported but, as in Cyrus, kept") {
-    SyncCrcs wrong = crcs_of(state, h);
+    SyncCrcs wrong = crcs_of(state);
     wrong.basic ^= 0x5a5a;
     CHECK(h.run(mailbox_cmd(folder, delta, wrong, since)) == "NO IMAP_SYNC_CHECKSUM Checksum Failure\r\n");
     CHECK(get_user(h, "bob").find("LAST_UID 4 HIGHESTMODSEQ 8 ") != std::string::npos);
     auto [stored, full] = stored_and_recomputed(h, "user.bob");
     CHECK(stored == full);
   }
+}
+
+TEST_CASE("stored CRCs that drifted are recomputed before the master is blamed", "[mailbox][crc]") {
+  BobFixture f;
+  f.initial_sync();
+  SyncHarness& h = f.h;
+  h.write([](storage::WriteView& w) {
+    std::optional<storage::Mailbox> box = w.mailbox("user.bob");
+    box->sync_crc ^= 0xdead;
+    return w.put_mailbox(*box);
+  });
+  auto [drifted, full] = stored_and_recomputed(h, "user.bob");
+  REQUIRE(drifted != full);
+  // The master's CRCs agree with the records: OK, and the stored value is repaired.
+  CHECK(h.run(mailbox_cmd(f.folder, {}, crcs_of(f.msgs))) == kOk);
+  auto [repaired, again] = stored_and_recomputed(h, "user.bob");
+  CHECK(repaired == again);
+  CHECK(repaired == crcs_of(f.msgs));
 }
 
 TEST_CASE("CHECKSUM when the replica is ahead or disagrees; force mode lets most through", "[mailbox][checksum]") {
@@ -424,7 +441,7 @@ TEST_CASE("a new live record without its message: PROTOCOL_ERROR and nothing cha
     Message same = f.msgs[1];
     same.uid = 1;
     same.modseq = 2;
-    CHECK(h.run(mailbox_cmd(copy, {same}, crcs_of({same}, h))) == kOk);
+    CHECK(h.run(mailbox_cmd(copy, {same}, crcs_of({same}))) == kOk);
   }
 }
 
@@ -643,7 +660,7 @@ TEST_CASE("EXPUNGE marks records expunged without touching modseqs", "[expunge]"
   std::vector<Message> live = {f.msgs[0]};
   auto [stored, recomputed] = stored_and_recomputed(h, "user.bob");
   CHECK(stored == recomputed);
-  CHECK(stored == crcs_of(live, h));
+  CHECK(stored == crcs_of(live));
   CHECK(h.run("APPLY EXPUNGE %(MBOXNAME user.bob UNIQUEID wrong UID (1))\r\n") ==
         "NO IMAP_MAILBOX_MOVED Mailbox exists with another name or uniqueid\r\n");
   CHECK(h.run("APPLY EXPUNGE %(MBOXNAME user.none UNIQUEID x UID (1))\r\n") ==

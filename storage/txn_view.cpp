@@ -346,7 +346,9 @@ Status TxnView::put_record(std::string_view uniqueid, const MessageRecord& rec) 
 
   if (!replacing || old.guid != rec.guid) {
     if (st = add_ref(rec.guid); !st) return st;
-    if (replacing && (st = drop_ref(old.guid), !st)) return st;
+    if (replacing) {
+      if (st = drop_ref(old.guid); !st) return st;
+    }
   }
   return put(t_.records, *key, codec::encode(rec), "record");
 }
@@ -459,6 +461,12 @@ Status TxnView::put_seen(std::string_view userid, const SeenEntry& s) {
   auto key = keys::owner_item(userid, s.uniqueid);
   if (!key || s.uniqueid.empty()) return unusable_key("seen", userid);
   return put(t_.seen, *key, codec::encode(s), "seen");
+}
+
+Status TxnView::delete_seen(std::string_view userid, std::string_view uniqueid) {
+  auto key = keys::owner_item(userid, uniqueid);
+  if (!key || uniqueid.empty()) return Status::error(Errc::not_found, "seen: not found");
+  return del(t_.seen, *key, "seen");
 }
 
 }  // namespace replicad::storage

@@ -62,6 +62,7 @@ class TxnView final : public WriteView {
   Status add_subscription(std::string_view userid, std::string_view mailbox) override;
   Status remove_subscription(std::string_view userid, std::string_view mailbox) override;
   Status put_seen(std::string_view userid, const SeenEntry& seen) override;
+  Status delete_seen(std::string_view userid, std::string_view uniqueid) override;
 
   // For the writer, once a job's apply() succeeded: deletes the bodies the
   // job left without references.

@@ -666,12 +666,17 @@ TEST_CASE("quotas, subscriptions and seen state", "[store]") {
   }
 
   REQUIRE(h.apply([](WriteView& w) {
+    if (Status st = w.delete_seen("alice", "u2"); !st) return st;
     if (Status st = w.remove_subscription("alice", "user.zed"); !st) return st;
     if (Status st = w.remove_subscription("alice", "user.never"); !st) return st;  // idempotent
     return w.delete_quota("user.bob");
   }).ok());
   CHECK(h.apply([](WriteView& w) { return w.delete_quota("user.bob"); }).code == Errc::not_found);
+  CHECK(h.apply([](WriteView& w) { return w.delete_seen("alice", "u2"); }).code == Errc::not_found);
   auto txn = h.read();
+  CHECK_FALSE(txn->view().seen("alice", "u2"));
+  CHECK(txn->view().seen("alice", "u1"));
+  CHECK(txn->view().seen("al", "u9"));
   CHECK(txn->view().subscriptions("alice") == std::vector<std::string>{"user.alice", "user.alice.Sent"});
   CHECK_FALSE(txn->view().quota("user.bob"));
   CHECK(txn->view().quota("user.alice"));

@@ -127,12 +127,8 @@ class WriteView : public ReadView {
   virtual Status remove_subscription(std::string_view userid, std::string_view mailbox) = 0;
   virtual Status put_seen(std::string_view userid, const SeenEntry& seen) = 0;
   // Removes a user's seen entry for one mailbox (APPLY UNUSER); not_found if
-  // there is none.  Added for the sync core: the default keeps other
-  // WriteViews compiling but cannot remove anything.
-  virtual Status delete_seen(std::string_view userid, std::string_view uniqueid) {
-    return Status::error(Errc::io_error, std::string("delete_seen is not supported by this store (") +
-                                             std::string(userid) + " " + std::string(uniqueid) + ")");
-  }
+  // there is none.
+  virtual Status delete_seen(std::string_view userid, std::string_view uniqueid) = 0;
 };
 
 // An open read transaction; ends when destroyed.

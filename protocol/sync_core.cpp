@@ -21,6 +21,13 @@ SyncReply unknown_kind(const SyncSession& session, std::string_view verb, std::s
   return make_reply(SyncError::protocol_error);
 }
 
+// The store could not give a read snapshot (its reader table is full): the
+// command fails as a whole and the client retries on its next run.
+SyncReply no_snapshot(const std::string& session_id) {
+  log::emit(log::Level::error, session_id, "IOERROR: no read snapshot of the store available");
+  return make_reply(SyncError::unknown);
+}
+
 }  // namespace
 
 SyncCore::SyncCore(storage::Store& store, SyncConfig config) : store_(store), config_(std::move(config)) {}
@@ -32,6 +39,7 @@ void SyncCore::apply(const std::shared_ptr<SyncSession>& session, std::string_vi
   if (kind == "MESSAGE") return done(handlers::apply_message(value, s));
   if (kind == "RESERVE") {
     std::unique_ptr<storage::ReadTxn> txn = store_.begin_read();
+    if (!txn) return done(no_snapshot(s.id));
     return done(handlers::apply_reserve(txn->view(), value, s));
   }
   if (kind == "CAPABILITIES") return done(handlers::apply_capabilities(value, s, config_));
@@ -114,6 +122,7 @@ void SyncCore::get(const std::shared_ptr<SyncSession>& session, std::string_view
   else return done(unknown_kind(*session, "GET", kind));
 
   std::unique_ptr<storage::ReadTxn> txn = store_.begin_read();
+  if (!txn) return done(no_snapshot(session->id));
   done(handler(txn->view(), value, ctx));
 }
 

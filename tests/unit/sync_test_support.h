@@ -28,61 +28,12 @@
 #include "protocol/sync_core.h"
 #include "storage/guid.h"
 #include "storage/store.h"
+#include "test_support.h"
 
 namespace replicad::sync_test {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "replicad-sync-XXXXXX").string();
-    if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-// The store's completions queue up here (from the writer thread) and run
-// when the test drains them, as the server's uv_async_t would.
-class Completions {
- public:
-  storage::Store::Post poster() {
-    return [this](std::function<void()> fn) {
-      std::lock_guard lock(mutex_);
-      queue_.push_back(std::move(fn));
-      ready_.notify_all();
-    };
-  }
-  // Runs completions until `until()` holds; false after a timeout.
-  bool run_until(const std::function<bool()>& until,
-                 std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!until()) {
-      std::function<void()> fn;
-      {
-        std::unique_lock lock(mutex_);
-        if (!ready_.wait_until(lock, deadline, [this] { return !queue_.empty(); })) return false;
-        fn = std::move(queue_.front());
-        queue_.pop_front();
-      }
-      fn();
-    }
-    return true;
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable ready_;
-  std::deque<std::function<void()>> queue_;
-};
+using testing::Completions;
+using testing::TempDir;
 
 // Writes the bytes of file literals to temporary files.  `trust_guid`
 // marks them verified whatever they hash to: transcripts show only the

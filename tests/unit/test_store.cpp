@@ -20,6 +20,7 @@
 #include "storage/codec.h"
 #include "storage/keys.h"
 #include "storage/store.h"
+#include "test_support.h"
 
 using namespace replicad::storage;
 using namespace std::chrono_literals;
@@ -28,60 +29,8 @@ namespace {
 
 // ---- fixtures ----------------------------------------------------------------
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "replicad-store-XXXXXX").string();
-    if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
-
-// Stands in for the server's uv_async_t: completions queue up from the
-// writer thread and run when the test thread drains them.
-class Completions {
- public:
-  Store::Post poster() {
-    return [this](std::function<void()> fn) {
-      std::lock_guard lock(mutex_);
-      queue_.push_back(std::move(fn));
-      ready_.notify_all();
-    };
-  }
-  // Runs completions until `count` have run; false if they do not arrive.
-  bool run(size_t count, std::chrono::milliseconds timeout = 30s) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    for (size_t done = 0; done < count; ++done) {
-      std::function<void()> fn;
-      {
-        std::unique_lock lock(mutex_);
-        if (!ready_.wait_until(lock, deadline, [this] { return !queue_.empty(); })) return false;
-        fn = std::move(queue_.front());
-        queue_.pop_front();
-      }
-      fn();
-    }
-    return true;
-  }
-  size_t pending() {
-    std::lock_guard lock(mutex_);
-    return queue_.size();
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable ready_;
-  std::deque<std::function<void()>> queue_;
-};
+using replicad::testing::Completions;
+using replicad::testing::TempDir;
 
 struct Harness {
   TempDir dir;

@@ -25,7 +25,8 @@ class Replicad:
     NONADMIN = "nonadmin"
 
     def __init__(self, builddir, directory, servername="replicad-peer",
-                 admin_password="admin-secret", nonadmin_password="nonadmin-secret"):
+                 admin_password="admin-secret", nonadmin_password="nonadmin-secret",
+                 extra_conf=(), also_listen_ipv6=False):
         self.binary = os.path.join(os.path.abspath(builddir), "server", "replicad")
         self.dir = os.path.abspath(directory)
         self.servername = servername
@@ -34,6 +35,8 @@ class Replicad:
         self.host = netutil.HOST
         self.port = None
         self.proc = None
+        self.extra_conf = list(extra_conf)          # more (key, value) lines
+        self.also_listen_ipv6 = also_listen_ipv6    # serve [::1] on the same port too
 
     @property
     def csync_port(self):
@@ -64,7 +67,10 @@ class Replicad:
 
     def _write_config(self):
         sasldb = os.path.join(self.dir, "sasldb2")
-        conf = [("listen", "%s:%d" % (self.host, self.port)),
+        listen = "%s:%d" % (self.host, self.port)
+        if self.also_listen_ipv6:
+            listen += " [::1]:%d" % self.port
+        conf = [("listen", listen),
                 ("datadir", os.path.join(self.dir, "data")),
                 ("servername", self.servername),
                 ("admins", self.ADMIN),
@@ -72,7 +78,7 @@ class Replicad:
                 ("sasl_pwcheck_method", "auxprop"),
                 ("sasl_auxprop_plugin", "sasldb"),
                 ("sasl_sasldb_path", sasldb),
-                ("sasl_mech_list", "PLAIN LOGIN")]
+                ("sasl_mech_list", "PLAIN LOGIN")] + self.extra_conf
         with open(self.conf_path, "w") as f:
             f.write("# written by tests/peer/replica.py\n")
             f.write("".join("%s: %s\n" % kv for kv in conf))

@@ -18,6 +18,7 @@ Scenarios (each check prints `PASS name` or `FAIL name: reason`):
   d  changes on the master, incremental -u runs in both flavours
   e  -m user.alice.Sent (CSYNC) and -m user.carol.Sent (IMAP flavour)
   g  replicad stops cleanly on SIGTERM (replicad target only)
+  h  connection handling: IPv6 listener, maxconnections, preauth and idle timeouts
 The last line of output is `N passed, N failed`.  Run as root.
 
     run_peer_tests.py --builddir /work/build [--target replicad|cyrus] [--keep]
@@ -35,6 +36,7 @@ import traceback
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.dont_write_bytecode = True
 
+import connection_checks                               # noqa: E402
 import csync_client                                    # noqa: E402
 import cyrus_instance                                  # noqa: E402
 import mutate                                          # noqa: E402
@@ -458,12 +460,18 @@ class PeerTests:
 
         self.check("g.replicad.sigterm", stops)
 
+    def scenario_h(self):
+        """Connection handling: IPv6, the connection limit, idle timeouts."""
+        if self.args.target != "replicad":
+            return
+        connection_checks.run(self.check, self.args.builddir, self.root)
+
     # -- driver --------------------------------------------------------------------------
 
     def run(self):
         scenarios = [("a", self.scenario_a), ("b", self.scenario_b), ("f", self.scenario_f),
                      ("c", self.scenario_c), ("d", self.scenario_d), ("e", self.scenario_e),
-                     ("g", self.scenario_g)]
+                     ("g", self.scenario_g), ("h", self.scenario_h)]
         try:
             try:
                 self.setup()

@@ -121,13 +121,17 @@ std::chrono::milliseconds Config::get_duration(std::string_view key, std::chrono
   auto parsed = number_and_suffix(e->value);
   if (parsed) {
     auto [n, unit] = *parsed;
-    using namespace std::chrono;
-    if (unit.empty()) return bare_unit * static_cast<int64_t>(n);
-    if (unit == "ms") return milliseconds(n);
-    if (unit == "s") return seconds(n);
-    if (unit == "m") return minutes(n);
-    if (unit == "h") return hours(n);
-    if (unit == "d") return hours(24 * static_cast<int64_t>(n));
+    int64_t unit_ms = 0;
+    if (unit.empty()) unit_ms = bare_unit.count();
+    else if (unit == "ms") unit_ms = 1;
+    else if (unit == "s") unit_ms = 1000;
+    else if (unit == "m") unit_ms = 60 * 1000;
+    else if (unit == "h") unit_ms = 3600 * 1000;
+    else if (unit == "d") unit_ms = 24 * 3600 * 1000;
+    // Checked here: the product in chrono's signed counters would overflow
+    // (undefined behaviour) for "sync_timeout: 99999999999999999d".
+    if (unit_ms > 0 && n <= static_cast<uint64_t>(INT64_MAX / unit_ms))
+      return std::chrono::milliseconds(static_cast<int64_t>(n) * unit_ms);
   }
   problem(e, fmt::format("{}: '{}' is not a duration (e.g. 30s, 10m, 2h)", key, e->value));
   return fallback;

@@ -1,0 +1,49 @@
+// Every input a fuzz target (tests/fuzz) found a bug with, kept as a unit
+// test so the bug stays fixed in the ordinary g++ build and under
+// -Db_sanitize=address,undefined.  Each case names the target that found it.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "server/config.h"
+#include "server/settings.h"
+
+using replicad::Config;
+
+namespace {
+
+bool has_problem_with(const std::vector<Config::Problem>& problems, const std::string& text) {
+  for (const auto& p : problems)
+    if (p.message.find(text) != std::string::npos) return true;
+  return false;
+}
+
+}  // namespace
+
+// fuzz_config: "24 * 9223372036854775807 cannot be represented" — a duration
+// whose milliseconds do not fit chrono's signed counter was undefined
+// behaviour; now it is a problem like any other unreadable value.
+TEST_CASE("a duration too large for milliseconds is a problem, not an overflow", "[fuzz][config]") {
+  using namespace std::chrono;
+  const std::string huge[] = {
+      "sync_timeout: 18446744073709551615d",   // days
+      "sync_timeout: 9223372036854775807h",    // hours
+      "sync_timeout: 9223372036854775808ms",   // just over INT64_MAX milliseconds
+      "sync_timeout: 9223372036854775807",     // bare number: seconds
+  };
+  for (const auto& line : huge) {
+    INFO(line);
+    Config config;
+    REQUIRE(config.load_text(line + "\n"));
+    CHECK(config.get_duration("sync_timeout", minutes(30)) == minutes(30));
+    CHECK(has_problem_with(config.problems(), "is not a duration"));
+  }
+  Config edge;
+  REQUIRE(edge.load_text("a: 9223372036854775807ms\nb: 106751991167d\nc: 2h\n"));
+  CHECK(edge.get_duration("a", seconds(1)) == milliseconds(INT64_MAX));
+  CHECK(edge.get_duration("b", seconds(1)) == hours(24) * 106751991167);
+  CHECK(edge.get_duration("c", seconds(1)) == hours(2));
+  CHECK(edge.problems().empty());
+}

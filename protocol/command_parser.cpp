@@ -110,6 +110,7 @@ struct CommandParser::Impl {
   std::vector<Dlist> ready;      // the last complete command
   std::string message;           // the last error
   bool message_fatal = false;
+  std::vector<std::string> failed_head;  // the last failed command's first words
   Status result = Status::need_more;
 
   // ---- the command being read (reset() clears all of it)
@@ -117,6 +118,7 @@ struct CommandParser::Impl {
   bool failed = false;
   std::string first_error;
   std::vector<Dlist> top;        // finished top-level values
+  std::vector<std::string> head; // copies of the first (at most two) top-level strings
   std::vector<Frame> stack;      // open lists and kvlists, innermost last
   std::vector<FileRef> files;    // finished file literals, discarded if the command fails
   uint64_t offset = 0;           // bytes of this command so far, literals included
@@ -141,6 +143,7 @@ struct CommandParser::Impl {
     failed = false;
     first_error.clear();
     top = {};
+    head.clear();
     stack = {};
     files.clear();
     offset = 0;
@@ -516,6 +519,10 @@ struct CommandParser::Impl {
       return;
     }
     if (stack.empty()) {
+      // Kept apart from `top`, which a failure frees: the session answers a
+      // malformed command according to its tag and command word.
+      if (head.size() == top.size() && head.size() < 2 && v.is_string())
+        head.push_back(v.str.substr(0, limits.max_tag_bytes));
       top.push_back(std::move(v));
       return;
     }
@@ -657,6 +664,7 @@ struct CommandParser::Impl {
       drop_files();
       message = std::move(first_error);
       message_fatal = false;
+      failed_head = std::move(head);
       result = Status::error;
     } else {
       ready = std::move(top);
@@ -681,6 +689,7 @@ struct CommandParser::Impl {
     drop_files();
     message = printable(fmt::format("{} at offset {}", what, offset));
     message_fatal = true;
+    failed_head = std::move(head);
     result = Status::error;
     reset();
   }
@@ -720,6 +729,8 @@ std::vector<Dlist> CommandParser::take_command() { return std::exchange(impl_->r
 const std::string& CommandParser::error_message() const { return impl_->message; }
 
 bool CommandParser::fatal() const { return impl_->message_fatal; }
+
+const std::vector<std::string>& CommandParser::failed_words() const { return impl_->failed_head; }
 
 void CommandParser::expect_raw_line() {
   impl_->raw_next = true;

@@ -89,6 +89,12 @@ class CommandParser {
   // True when the error cannot be recovered from by skipping (e.g. a literal
   // length that does not fit any counter): the session should close.
   bool fatal() const;
+  // The leading words of the command that failed (after Status::error): the
+  // first one or two top-level strings, if they were complete before the
+  // error, each cut to max_tag_bytes.  Cyrus reads the tag and command word
+  // before it parses the arguments, so its answer to a malformed command
+  // depends on them ("<tag> BAD Replication parse failure in Syncapply").
+  const std::vector<std::string>& failed_words() const;
 
   // The next line is read raw, up to CRLF, as one string value (AUTHENTICATE
   // responses, which are base64 and may be empty).

@@ -209,7 +209,13 @@ Trace run(std::string_view data, const Setup& setup, PieceSize piece_size) {
           for (char c : parser.error_message())
             FUZZ_CHECK(c >= 0x20 && c < 0x7F, "an error message that would break the reply line: " +
                                                   show(parser.error_message()));
-          trace.events.push_back((parser.fatal() ? "fatal: " : "error: ") + parser.error_message());
+          std::string line = (parser.fatal() ? "fatal: " : "error: ") + parser.error_message();
+          FUZZ_CHECK(parser.failed_words().size() <= 2, "more than two failed words");
+          for (const std::string& word : parser.failed_words()) {
+            FUZZ_CHECK(word.size() <= setup.limits.max_tag_bytes, "a failed word longer than a tag");
+            line += " | " + show(word);
+          }
+          trace.events.push_back(std::move(line));
           break;
       }
     }

@@ -440,3 +440,23 @@ TEST_CASE("random token soup: whole, byte-wise and chunked feeding agree", "[par
     parse(input, limits);  // checks that the three feedings agree
   }
 }
+
+TEST_CASE("a failed command still names its first words", "[parser]") {
+  auto words_after_error = [](std::string_view input) {
+    CommandParser parser({}, nullptr);
+    auto out = parser.feed(input);
+    REQUIRE(out.status == CommandParser::Status::error);
+    return parser.failed_words();
+  };
+  using Words = std::vector<std::string>;
+  CHECK(words_after_error("APPLY MAILBOX %x\r\n") == Words{"APPLY", "MAILBOX"});
+  CHECK(words_after_error("S1 SYNCAPPLY (((\"x\r\n") == Words{"S1", "SYNCAPPLY"});
+  CHECK(words_after_error("S1 %x\r\n") == Words{"S1"});
+  CHECK(words_after_error("(a) APPLY %x\r\n").empty());  // not a word: nothing to go by
+  CHECK(words_after_error(")\r\n").empty());
+  // The second word is cut like a tag; literals count as words too.
+  CHECK(words_after_error("A " + std::string(100, 'v') + " %x\r\n") == Words{"A", std::string(64, 'v')});
+  CHECK(words_after_error("{2+}\r\nS1 SYNCGET %x\r\n") == Words{"S1", "SYNCGET"});
+  // A fatal error keeps them as well.
+  CHECK(words_after_error("GET X {99999999999999999999999+}\r\n") == Words{"GET", "X"});
+}

@@ -7,6 +7,22 @@
 
 namespace replicad::protocol {
 
+namespace {
+
+// sync_server's wording (cmd_authenticate).  replicad never negotiates a
+// SASL security layer (maxssf 0: a layer would wrap every byte after the OK
+// and sit above COMPRESS, spec §1.2.1), so `sasl_ssf` is 0 in practice and
+// the texts are "no protection" and, with TLS below, "tls protection".
+const char* protection_text(bool tls, unsigned sasl_ssf) {
+  if (tls) {
+    return sasl_ssf == 0 ? "tls protection" : sasl_ssf == 1 ? "tls plus integrity protection"
+                                                            : "tls plus privacy protection";
+  }
+  return sasl_ssf == 0 ? "no protection" : sasl_ssf == 1 ? "integrity protection" : "privacy protection";
+}
+
+}  // namespace
+
 SaslExchange::SaslExchange(Session& session, std::unique_ptr<auth::SaslServer> server)
     : session_(session), server_(std::move(server)) {}
 
@@ -75,7 +91,9 @@ void SaslExchange::succeed() {
     // this response code; X-REPLICATION here is what keeps it in IMAP mode.
     status += "[CAPABILITY " + session_.capabilities(true) + "] ";
   }
-  status += server_->ssf() > 0 ? "Success (privacy protection)" : "Success (no protection)";
+  status += "Success (";
+  status += protection_text(session_.tls_active_, server_->ssf());
+  status += ")";
   session_.reply(status);
   session_.finish_command();
 }

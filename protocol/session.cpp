@@ -26,39 +26,65 @@ std::string display_name(std::string_view verb) {
 
 bool is_word(const Dlist& v) { return v.is_string() && !v.str.empty(); }
 
+// The algorithm name echoed in "NO Unknown compression algorithm: <alg>",
+// when it is short and harmless enough to repeat to the client.
+bool echoable(std::string_view word) {
+  return !word.empty() && word.size() <= 32 && std::all_of(word.begin(), word.end(), [](unsigned char c) {
+    return std::isalnum(c) || c == '-' || c == '_' || c == '.';
+  });
+}
+
 }  // namespace
 
 Session::Session(const SessionContext& context, SessionOutput& output, std::string id,
                  auth::ConnectionInfo connection)
     : ctx_(context), out_(&output), id_(std::move(id)), connection_(std::move(connection)) {
   parser_ = std::make_unique<CommandParser>(ctx_.preauth_limits, nullptr);
+  tls_active_ = tls_from_start_ = connection_.tls_ssf > 0;
 }
 
 Session::~Session() = default;
 
 void Session::start() {
-  log::emit(log::Level::info, id_, "accepted remote={}", connection_.remote);
+  log::emit(log::Level::info, id_, "accepted remote={}{}", connection_.remote, tls_from_start_ ? " tls=implicit" : "");
   send(greeting());
 }
 
 // One greeting for both flavours (spec §1.7.1): a CSYNC client reads the
-// `* SASL` line and stops at the `* OK`; an IMAP client finds its
-// capabilities in the `[CAPABILITY ...]` code of that same line.  Both lines
-// go out in one write so the IMAP client sees the second with the first.
+// `* SASL`, `* STARTTLS`, `* COMPRESS` lines and stops at the `* OK`; an
+// IMAP client finds its capabilities in the `[CAPABILITY ...]` code of that
+// same line and ignores the others.  All lines go out in one write so the
+// IMAP client sees the last with the first.  The lines follow sync_server's
+// dobanner: STARTTLS until TLS is up, COMPRESS unless STARTTLS was done
+// (Cyrus does not offer it in the second banner, and sync_client takes
+// whatever is offered).  Sent before authentication only.
 std::string Session::greeting() const {
   std::string g;
-  auto mechs = const_cast<Session*>(this)->mechanisms();
+  auto mechs = mechanisms();
   if (!mechs.empty()) {
     g += "* SASL";
     for (const auto& m : mechs) g += " " + m;
     g += "\r\n";
   }
-  g += "* OK [CAPABILITY " + capabilities(false) + "] " + ctx_.servername + " replicad " +
-       ctx_.version + " server ready\r\n";
+  if (starttls_offered()) g += "* STARTTLS\r\n";
+  if (!starttls_done_ && !compress_active_) g += "* COMPRESS DEFLATE\r\n";
+  g += greeting_line();
   return g;
 }
 
-std::vector<std::string> Session::mechanisms() {
+std::string Session::greeting_line() const {
+  return "* OK [CAPABILITY " + capabilities(false) + "] " + ctx_.servername + " replicad " + ctx_.version +
+         " server ready\r\n";
+}
+
+bool Session::starttls_offered() const {
+  return ctx_.tls_available && !tls_active_ && auth_ == AuthState::none;
+}
+
+std::vector<std::string> Session::mechanisms() const {
+  // tls_required: nothing to authenticate with until TLS is up, which is
+  // also what makes sync_client send STARTTLS (spec §1.3.1).
+  if (ctx_.tls_required && !tls_active_) return {};
   std::string error;
   auto server = auth::SaslServer::create("csync", ctx_.sasl, connection_, error);
   if (!server) {
@@ -73,9 +99,12 @@ std::string Session::capabilities(bool after_auth) const {
   if (after_auth) {
     // Only an admin may replicate, so only an admin is told it can.
     if (auth_ == AuthState::admin) caps += " X-REPLICATION";
+    // RFC 4978: offered once logged in, until it is active.
+    if (!compress_active_) caps += " COMPRESS=DEFLATE";
     return caps;
   }
-  auto mechs = const_cast<Session*>(this)->mechanisms();
+  if (starttls_offered()) caps += " STARTTLS";
+  auto mechs = mechanisms();
   bool plaintext = false;
   for (const auto& m : mechs) {
     caps += " AUTH=" + m;
@@ -117,9 +146,24 @@ void Session::process(std::string_view in) {
         handle_parse_error();
         break;
     }
+    if (!switched_by_.empty()) drop_pipelined_input(in);
   }
   if (!in.empty() && !closing_) pending_.append(in);
   if (busy_ && out_ != nullptr) out_->set_reading(false);
+}
+
+// STARTTLS or COMPRESS has just switched the transport.  Whatever the
+// client sent after that command line was read before the switch: it did
+// not come through TLS (a man in the middle could have injected it, the
+// CVE-2021-33515 class) or it was not decompressed.  A correct client waits
+// for the OK before it sends more, so there is nothing to lose.
+void Session::drop_pipelined_input(std::string_view& in) {
+  const size_t dropped = in.size() + pending_.size();
+  in = {};
+  pending_.clear();
+  if (dropped > 0)
+    log::emit(log::Level::notice, id_, "discarded {} bytes sent after {} before its OK", dropped, switched_by_);
+  switched_by_ = {};
 }
 
 void Session::resume() {
@@ -129,8 +173,22 @@ void Session::resume() {
   process(input);
 }
 
+// Before authentication a client gets a handful of lines, not an unlimited
+// supply of NOOPs or guesses (the parser's preauth limits bound each line;
+// the connection bounds the time).
+bool Session::over_preauth_budget() {
+  if (auth_ != AuthState::none || ++preauth_commands_ <= ctx_.max_preauth_commands) return false;
+  log::emit(log::Level::notice, id_, "closing: {} commands without authentication remote={}",
+            ctx_.max_preauth_commands, connection_.remote);
+  send(flavour_ == Flavour::csync ? "BYE Too many commands without authentication\r\n"
+                                  : "* BYE Too many commands without authentication\r\n");
+  close();
+  return true;
+}
+
 void Session::handle_parse_error() {
   ++stats_.commands;
+  if (over_preauth_budget()) return;
   const std::string& why = parser_->error_message();
   log::emit(log::Level::notice, id_, "bad command: {}", why);
   if (sasl_ && sasl_->awaiting_line()) {
@@ -159,6 +217,7 @@ void Session::decide_flavour(const std::vector<Dlist>& items) {
 
 void Session::handle_command(std::vector<Dlist> items) {
   ++stats_.commands;
+  if (over_preauth_budget()) return;
   if (sasl_ && sasl_->awaiting_line()) {
     busy_ = true;
     sasl_->on_line(items.empty() ? std::string_view{} : std::string_view(items[0].str));
@@ -217,15 +276,78 @@ void Session::csync_command(const std::string& verb, std::vector<Dlist>& items) 
     finish_command();
     return close();
   }
-  if (verb == "STARTTLS") {
-    reply("NO Error initializing TLS");
-    return finish_command();
+  if (verb == "STARTTLS") return starttls(items, 1);
+  if (verb == "COMPRESS") return compress(items, 1);
+  unrecognized();
+}
+
+void Session::unrecognized() {
+  reply(flavour_ == Flavour::imap ? "BAD Unrecognized command" : "BAD IMAP_PROTOCOL_ERROR Unrecognized command");
+  finish_command();
+}
+
+// STARTTLS, both flavours (sync_server / imapd cmdloop and cmd_starttls).
+void Session::starttls(const std::vector<Dlist>& items, size_t first_arg) {
+  // Without a certificate the command does not exist, as in Cyrus.
+  if (!ctx_.tls_available) return unrecognized();
+  if (items.size() > first_arg) {
+    reply("BAD Unexpected extra arguments to Starttls");
+  } else if (auth_ != AuthState::none) {
+    reply("BAD Can't Starttls after authentication");
+  } else if (tls_active_) {
+    reply("BAD Already did a successful Starttls");
+  } else {
+    // The OK leaves in the clear; the next byte either way is TLS.
+    reply("OK Begin TLS negotiation now");
+    if (!out_->start_tls()) {
+      log::emit(log::Level::error, id_, "STARTTLS: TLS could not start, closing");
+      finish_command();
+      return close();
+    }
+    starttls_done_ = true;
+    switched_by_ = "STARTTLS";
   }
-  if (verb == "COMPRESS") {
-    reply("NO Compression is not available");
-    return finish_command();
+  finish_command();
+}
+
+void Session::on_tls_established(unsigned ssf, std::string verified_identity) {
+  if (closing_) return;
+  tls_active_ = true;
+  connection_.tls_ssf = ssf;
+  connection_.tls_identity = std::move(verified_identity);
+  // CSYNC: the client reads a second banner before it says anything
+  // (spec §1.3.2), now with the mechanisms TLS allows and without STARTTLS
+  // and COMPRESS.  The IMAP client asks with CAPABILITY instead.
+  if (flavour_ != Flavour::imap) send(greeting());
+}
+
+// COMPRESS DEFLATE, both flavours (spec §1.4, RFC 4978).
+void Session::compress(const std::vector<Dlist>& items, size_t first_arg) {
+  if (auth_ == AuthState::none) {
+    // Cyrus's sync_server would take it before login; the client never
+    // sends it then, and inflating for strangers is work for nothing.
+    reply(flavour_ == Flavour::imap ? "BAD Please login first" : "NO Please authenticate first");
+  } else if (items.size() <= first_arg) {
+    reply("BAD Missing required argument to Compress");
+  } else if (items.size() > first_arg + 1) {
+    reply("BAD Unexpected extra arguments to Compress");
+  } else if (compress_active_) {
+    reply("NO Compression already active: DEFLATE");
+  } else if (!is_word(items[first_arg]) || upper(items[first_arg].str) != "DEFLATE") {
+    const std::string& alg = items[first_arg].str;
+    reply(is_word(items[first_arg]) && echoable(alg) ? "NO Unknown compression algorithm: " + alg
+                                                      : std::string("NO Unknown compression algorithm"));
+  } else {
+    // The OK leaves uncompressed; both directions deflate from the next byte.
+    reply("OK DEFLATE active");
+    if (!out_->start_compress()) {
+      log::emit(log::Level::error, id_, "COMPRESS: deflate could not start, closing");
+      finish_command();
+      return close();
+    }
+    compress_active_ = true;
+    switched_by_ = "COMPRESS";
   }
-  reply("BAD IMAP_PROTOCOL_ERROR Unrecognized command");
   finish_command();
 }
 
@@ -240,6 +362,13 @@ void Session::imap_command(const std::string& tag, const std::string& verb, std:
   if (verb == "CAPABILITY") {
     send("* CAPABILITY " + capabilities(auth_ != AuthState::none) + "\r\n");
     reply("OK Completed");
+    if (tls_from_start_ && stats_.commands == 1 && auth_ == AuthState::none) {
+      // sync_client on host:port/tls sends this CAPABILITY before reading
+      // the greeting, reads past the greeting to the tagged OK, and then
+      // waits for a greeting once more (spec §1.3.5).  An untagged OK is
+      // legal at any time, so every client is served by repeating it.
+      send(greeting_line());
+    }
     return finish_command();
   }
   if (verb == "NOOP") {
@@ -291,12 +420,9 @@ void Session::imap_command(const std::string& tag, const std::string& verb, std:
     sasl_->start("PLAIN", auth::base64_encode(response));
     return;
   }
-  if (verb == "STARTTLS") {
-    reply("NO TLS is not configured");
-    return finish_command();
-  }
-  reply("BAD Unrecognized command");
-  finish_command();
+  if (verb == "STARTTLS") return starttls(items, 2);
+  if (verb == "COMPRESS") return compress(items, 2);
+  unrecognized();
 }
 
 void Session::begin_authenticate(std::vector<Dlist>& items, size_t mech_index) {
@@ -307,6 +433,10 @@ void Session::begin_authenticate(std::vector<Dlist>& items, size_t mech_index) {
   }
   if (items.size() > mech_index + 2) {
     reply(std::string("BAD Unexpected extra arguments to ") + name);
+    return finish_command();
+  }
+  if (ctx_.tls_required && !tls_active_) {
+    reply("NO Authenticate only available under a layer");
     return finish_command();
   }
   const Dlist& mech = items[mech_index];
@@ -451,8 +581,8 @@ void Session::on_disconnect() {
   // A store job may still be reading this session's staged files; they go
   // away with the last reference to the SyncSession.
   sync_session_.reset();
-  log::emit(log::Level::info, id_, "disconnected commands={} applies={} gets={}", stats_.commands,
-            stats_.applies, stats_.gets);
+  log::emit(log::Level::info, id_, "disconnected commands={} applies={} gets={} failed_logins={}",
+            stats_.commands, stats_.applies, stats_.gets, stats_.failed_logins);
 }
 
 void Session::on_shutdown() {

@@ -40,6 +40,16 @@ class SessionOutput {
   virtual void set_reading(bool on) = 0;
   // Run fn on the loop after a delay (failed-login pause).
   virtual void after(std::chrono::milliseconds delay, std::function<void()> fn) = 0;
+
+  // The transport switches below the session.  Each is called right after
+  // the OK line went to send(): that line still leaves in the old form, and
+  // from the next byte on both directions speak TLS (the session hears back
+  // through Session::on_tls_established once the handshake is done) or raw
+  // DEFLATE.  Input the transport had received but not handed up yet is
+  // dropped (STARTTLS) or inflated (COMPRESS).  Returning false means the
+  // layer could not start; the session then closes the connection.
+  virtual bool start_tls() = 0;
+  virtual bool start_compress() = 0;
 };
 
 // Shared by all sessions; owned by the server.
@@ -54,6 +64,14 @@ struct SessionContext {
   ParserLimits admin_limits;                 // after an admin logged in
   std::chrono::milliseconds failed_auth_delay{3000};
   uint64_t max_message_size = 0xFFFFFFFFu;
+  // A certificate is configured: STARTTLS is offered on connections that
+  // are not TLS already.
+  bool tls_available = false;
+  // No authentication without TLS: every mechanism is hidden until then.
+  bool tls_required = false;
+  // Lines a client may send before it has authenticated (commands and
+  // AUTHENTICATE responses alike); sync_client needs fewer than ten.
+  uint32_t max_preauth_commands = 30;
 };
 
 struct SessionStats {
@@ -73,10 +91,16 @@ class Session : public std::enable_shared_from_this<Session> {
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
-  // Sends the combined CSYNC banner / IMAP greeting.
+  // Sends the combined CSYNC banner / IMAP greeting.  A session created
+  // with connection.tls_ssf > 0 is on an implicit-TLS port (the transport
+  // finished the handshake before the session began).
   void start();
   // Bytes from the client (after TLS/DEFLATE).
   void on_input(std::string_view bytes);
+  // The TLS handshake asked for by STARTTLS is done.  `verified_identity`
+  // is the client certificate's name when one verified (it enables
+  // EXTERNAL), else empty.
+  void on_tls_established(unsigned ssf, std::string verified_identity);
   // The connection is gone: drop staged uploads, ignore pending completions.
   void on_disconnect();
   // The server is shutting down: say BYE (IMAP) or just close (CSYNC) once the
@@ -106,9 +130,16 @@ class Session : public std::enable_shared_from_this<Session> {
   void run_sync(SyncVerb verb, std::vector<Dlist>& args, size_t first_arg);
   void begin_authenticate(std::vector<Dlist>& items, size_t mech_index);
   void on_authenticated(const std::string& authcid, const std::string& authzid);
+  void starttls(const std::vector<Dlist>& items, size_t first_arg);
+  void compress(const std::vector<Dlist>& items, size_t first_arg);
+  void unrecognized();
+  bool over_preauth_budget();
+  void drop_pipelined_input(std::string_view& in);
   std::string greeting() const;
+  std::string greeting_line() const;
   std::string capabilities(bool after_auth) const;
-  std::vector<std::string> mechanisms();
+  std::vector<std::string> mechanisms() const;
+  bool starttls_offered() const;
 
   // Reply helpers: `status` is "OK ...", "NO ...", "BAD ..." without CRLF;
   // the tag (IMAP) is added here, the only place the framings differ.
@@ -132,6 +163,15 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string tag_;             // tag of the IMAP command in flight
   std::string command_name_;    // for the per-command log line
   std::chrono::steady_clock::time_point command_start_;
+
+  // Transport state, as far as the session needs it: what to advertise,
+  // what to refuse, which success text to send.
+  bool tls_active_ = false;        // TLS below (implicit or after STARTTLS)
+  bool tls_from_start_ = false;    // an implicit-TLS port
+  bool starttls_done_ = false;
+  bool compress_active_ = false;
+  std::string_view switched_by_;   // "STARTTLS"/"COMPRESS" just ran: drop pipelined input
+  uint32_t preauth_commands_ = 0;
 
   bool busy_ = false;
   bool closing_ = false;

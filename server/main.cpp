@@ -24,6 +24,7 @@
 #include "server/loop_executor.h"
 #include "server/server.h"
 #include "server/settings.h"
+#include "server/tls_context.h"
 #include "storage/store.h"
 
 #ifndef REPLICAD_VERSION
@@ -200,6 +201,19 @@ int main(int argc, char** argv) {
     else std::cerr << opts.config_path << ": " << p.message << "\n";
   }
   if (fatal) return kExitConfig;
+  // Certificates are configuration: a bad one stops the start (and fails
+  // --check-config), not the first STARTTLS.
+  std::unique_ptr<TlsContext> tls;
+  if (settings.tls_configured()) {
+    std::string tls_error;
+    tls = TlsContext::create(TlsSettings{settings.tls_server_cert, settings.tls_server_key,
+                                         settings.tls_client_ca_file, settings.tls_versions, settings.tls_ciphers},
+                             tls_error);
+    if (!tls) {
+      std::cerr << opts.config_path << ": " << tls_error << "\n";
+      return kExitConfig;
+    }
+  }
   if (opts.check_config) {
     std::cerr << opts.config_path << ": ok\n";
     return 0;
@@ -223,6 +237,8 @@ int main(int argc, char** argv) {
   context.staging_root = settings.staging_dir();
   context.failed_auth_delay = settings.failed_login_pause;
   context.max_message_size = settings.max_message_size;
+  context.tls_available = tls != nullptr;
+  context.tls_required = settings.tls_required;
 
   std::string error;
   if (!auth::sasl_library_init(context.sasl, error)) {
@@ -247,7 +263,7 @@ int main(int argc, char** argv) {
   protocol::SyncCore sync(*store, protocol::SyncConfig{});
   context.sync = &sync;
 
-  Server server(loop, settings, context);
+  Server server(loop, settings, context, tls.get());
   if (!server.listen(error)) {
     log::error("{}", error);
     store->shutdown();

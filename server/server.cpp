@@ -7,37 +7,52 @@
 
 namespace replicad {
 
-Server::Server(uv_loop_t* loop, const Settings& settings, const protocol::SessionContext& context)
-    : loop_(loop), settings_(settings), context_(context) {}
+Server::Server(uv_loop_t* loop, const Settings& settings, const protocol::SessionContext& context,
+               const TlsContext* tls)
+    : loop_(loop), settings_(settings), context_(context), tls_(tls) {}
 
 Server::~Server() = default;
 
 bool Server::listen(std::string& error) {
   for (const auto& addr : settings_.listen) {
-    sockaddr_storage ss{};
-    int rc = addr.host.find(':') != std::string::npos
-                 ? uv_ip6_addr(addr.host.c_str(), addr.port, reinterpret_cast<sockaddr_in6*>(&ss))
-                 : uv_ip4_addr(addr.host.c_str(), addr.port, reinterpret_cast<sockaddr_in*>(&ss));
-    if (rc != 0) {
-      error = fmt::format("listen {}: not a numeric address: {}", addr.text(), uv_strerror(rc));
-      close_listeners();
-      return false;
-    }
-    auto* tcp = new uv_tcp_t;
-    uv_tcp_init(loop_, tcp);
-    tcp->data = this;
-    listeners_.push_back(tcp);
-    // IPv6 listeners serve IPv6 only, so "[::]:2005" and "0.0.0.0:2005" can coexist.
-    unsigned flags = ss.ss_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0;
-    rc = uv_tcp_bind(tcp, reinterpret_cast<sockaddr*>(&ss), flags);
-    if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(tcp), 128, &Server::on_connection);
-    if (rc != 0) {
-      error = fmt::format("cannot listen on {}: {}", addr.text(), uv_strerror(rc));
-      close_listeners();
-      return false;
-    }
-    log::info("listening on {}", addr.text());
+    if (!bind(addr, false, error)) return false;
   }
+  for (const auto& addr : settings_.listen_tls) {
+    if (tls_ == nullptr) {
+      error = fmt::format("listen_tls {}: no TLS certificate", addr.text());
+      close_listeners();
+      return false;
+    }
+    if (!bind(addr, true, error)) return false;
+  }
+  return true;
+}
+
+bool Server::bind(const ListenAddress& addr, bool implicit_tls, std::string& error) {
+  sockaddr_storage ss{};
+  int rc = addr.host.find(':') != std::string::npos
+               ? uv_ip6_addr(addr.host.c_str(), addr.port, reinterpret_cast<sockaddr_in6*>(&ss))
+               : uv_ip4_addr(addr.host.c_str(), addr.port, reinterpret_cast<sockaddr_in*>(&ss));
+  if (rc != 0) {
+    error = fmt::format("listen {}: not a numeric address: {}", addr.text(), uv_strerror(rc));
+    close_listeners();
+    return false;
+  }
+  auto* tcp = new uv_tcp_t;
+  uv_tcp_init(loop_, tcp);
+  tcp->data = this;
+  listeners_.push_back(tcp);
+  if (implicit_tls) tls_listeners_.insert(reinterpret_cast<uv_stream_t*>(tcp));
+  // IPv6 listeners serve IPv6 only, so "[::]:2005" and "0.0.0.0:2005" can coexist.
+  unsigned flags = ss.ss_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0;
+  rc = uv_tcp_bind(tcp, reinterpret_cast<sockaddr*>(&ss), flags);
+  if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(tcp), 128, &Server::on_connection);
+  if (rc != 0) {
+    error = fmt::format("cannot listen on {}: {}", addr.text(), uv_strerror(rc));
+    close_listeners();
+    return false;
+  }
+  log::info("listening on {}{}", addr.text(), implicit_tls ? " (TLS)" : "");
   return true;
 }
 
@@ -51,7 +66,8 @@ void Server::on_connection(uv_stream_t* listener, int status) {
 }
 
 void Server::accept(uv_stream_t* listener) {
-  auto* conn = new Connection(*this, fmt::format("s{}", next_id_++));
+  const bool implicit_tls = tls_listeners_.count(listener) > 0;
+  auto* conn = new Connection(*this, fmt::format("s{}", next_id_++), tls_, implicit_tls);
   if (uv_accept(listener, reinterpret_cast<uv_stream_t*>(conn->tcp())) != 0) {
     connections_.insert(conn);
     conn->abort();
@@ -86,6 +102,7 @@ void Server::close_listeners() {
   for (uv_tcp_t* tcp : listeners_)
     uv_close(reinterpret_cast<uv_handle_t*>(tcp), [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
   listeners_.clear();
+  tls_listeners_.clear();
 }
 
 void Server::shutdown(std::function<void()> on_drained) {

@@ -14,13 +14,16 @@
 namespace replicad {
 
 class Connection;
+class TlsContext;
 
 class Server {
  public:
-  Server(uv_loop_t* loop, const Settings& settings, const protocol::SessionContext& context);
+  // `tls` is null without a certificate (no STARTTLS, no listen_tls).
+  Server(uv_loop_t* loop, const Settings& settings, const protocol::SessionContext& context,
+         const TlsContext* tls = nullptr);
   ~Server();
 
-  // Binds every `listen` address.  On failure nothing stays bound.
+  // Binds every `listen` and `listen_tls` address.  On failure nothing stays bound.
   bool listen(std::string& error);
   // Stops accepting; asks every session to finish its command and close.
   // `on_drained` runs once the last connection is gone.
@@ -39,12 +42,15 @@ class Server {
  private:
   static void on_connection(uv_stream_t* listener, int status);
   void accept(uv_stream_t* listener);
+  bool bind(const ListenAddress& addr, bool implicit_tls, std::string& error);
   void close_listeners();
 
   uv_loop_t* loop_;
   const Settings& settings_;
   const protocol::SessionContext& context_;
+  const TlsContext* tls_;
   std::vector<uv_tcp_t*> listeners_;
+  std::unordered_set<const uv_stream_t*> tls_listeners_;   // listen_tls: TLS from the first byte
   std::unordered_set<Connection*> connections_;
   uint64_t accepted_ = 0;
   uint64_t next_id_ = 1;

@@ -42,7 +42,8 @@ bool parse_listen_address(const std::string& text, ListenAddress& out) {
 
 const std::vector<SettingDoc>& setting_docs() {
   static const std::vector<SettingDoc> docs = {
-      {"listen", "127.0.0.1:2005", "addresses to accept both flavours on: host:port, [v6]:port; several separated by spaces"},
+      {"listen", "127.0.0.1:2005", "addresses to accept both flavours on: host:port, [v6]:port; several separated by spaces (empty: none)"},
+      {"listen_tls", "(none)", "addresses where TLS starts with the first byte (sync_host: host:port/tls); needs tls_server_cert"},
       {"datadir", "var", "data directory: store/ (LMDB) and staging/ (uploads in flight)"},
       {"servername", "replicad", "name in the greeting; the SASL server name and default realm"},
       {"admins", "(none)", "identities allowed to replicate, separated by spaces"},
@@ -55,6 +56,12 @@ const std::vector<SettingDoc>& setting_docs() {
       {"failedloginpause", "3s", "delay before a failed authentication is answered"},
       {"loglevel", "info", "error, warning, notice, info or debug"},
       {"sasl_*", "", "handed to Cyrus SASL without the prefix: sasl_pwcheck_method, sasl_auxprop_plugin, sasl_sasldb_path, sasl_mech_list, ..."},
+      {"tls_server_cert", "(none)", "PEM file: the server certificate, then its chain; enables STARTTLS"},
+      {"tls_server_key", "(none)", "PEM file: the private key of tls_server_cert"},
+      {"tls_client_ca_file", "(none)", "PEM file of CAs: clients are asked for a certificate, and a verified one enables EXTERNAL as its CN"},
+      {"tls_versions", "tls1_2 tls1_3", "TLS versions allowed: tls1_0 tls1_1 tls1_2 tls1_3"},
+      {"tls_ciphers", "(OpenSSL default)", "OpenSSL cipher list for TLS 1.2 and lower"},
+      {"tls_required", "no", "offer no SASL mechanism and refuse AUTHENTICATE/LOGIN until TLS is up"},
   };
   return docs;
 }
@@ -62,15 +69,20 @@ const std::vector<SettingDoc>& setting_docs() {
 Settings read_settings(Config& config, std::vector<Config::Problem>& problems, bool& fatal) {
   Settings s;
   fatal = false;
-  for (const auto& word : config.has("listen") ? config.get_list("listen") : std::vector<std::string>{"127.0.0.1:2005"}) {
-    ListenAddress addr;
-    if (!parse_listen_address(word, addr)) {
-      problems.push_back({0, fmt::format("listen: '{}' is not host:port or [v6]:port", word)});
-      fatal = true;
-      continue;
+  auto read_addresses = [&](const char* key, const std::vector<std::string>& words, std::vector<ListenAddress>& out) {
+    for (const auto& word : words) {
+      ListenAddress addr;
+      if (!parse_listen_address(word, addr)) {
+        problems.push_back({0, fmt::format("{}: '{}' is not host:port or [v6]:port", key, word)});
+        fatal = true;
+        continue;
+      }
+      out.push_back(addr);
     }
-    s.listen.push_back(addr);
-  }
+  };
+  read_addresses("listen", config.has("listen") ? config.get_list("listen") : std::vector<std::string>{"127.0.0.1:2005"},
+                 s.listen);
+  read_addresses("listen_tls", config.get_list("listen_tls"), s.listen_tls);
   s.datadir = config.get_string("datadir", s.datadir);
   s.servername = config.get_string("servername", s.servername);
   s.admins = config.get_string("admins");
@@ -83,6 +95,12 @@ Settings read_settings(Config& config, std::vector<Config::Problem>& problems, b
   s.failed_login_pause = config.get_duration("failedloginpause", s.failed_login_pause);
   s.log_level = config.get_string("loglevel", s.log_level);
   s.sasl = config.with_prefix("sasl_");
+  s.tls_server_cert = config.get_string("tls_server_cert");
+  s.tls_server_key = config.get_string("tls_server_key");
+  s.tls_client_ca_file = config.get_string("tls_client_ca_file");
+  s.tls_versions = config.get_string("tls_versions", s.tls_versions);
+  s.tls_ciphers = config.get_string("tls_ciphers");
+  s.tls_required = config.get_switch("tls_required", s.tls_required);
 
   if (s.admins.empty())
     problems.push_back({0, "admins: nobody is allowed to replicate (set 'admins: <identity>')"});
@@ -94,13 +112,34 @@ Settings read_settings(Config& config, std::vector<Config::Problem>& problems, b
     problems.push_back({0, "maxmessagesize: must be between 1 and 4G-1 (the protocol's limit)"});
     fatal = true;
   }
+  if (s.tls_server_cert.empty() != s.tls_server_key.empty()) {
+    problems.push_back({0, "tls_server_cert and tls_server_key: both or neither"});
+    fatal = true;
+  }
+  if (!s.tls_configured()) {
+    if (!s.listen_tls.empty()) {
+      problems.push_back({0, "listen_tls: needs tls_server_cert and tls_server_key"});
+      fatal = true;
+    }
+    if (s.tls_required) {
+      problems.push_back({0, "tls_required: needs tls_server_cert and tls_server_key"});
+      fatal = true;
+    }
+    if (!s.tls_client_ca_file.empty())
+      problems.push_back({0, "tls_client_ca_file: ignored without tls_server_cert"});
+  }
+  if (s.listen.empty() && s.listen_tls.empty()) {
+    problems.push_back({0, "listen, listen_tls: no address to listen on"});
+    fatal = true;
+  }
   if (s.max_connections == 0) {
     problems.push_back({0, "maxconnections: must be at least 1"});
     fatal = true;
   }
   static const std::vector<std::string_view> known = {
-      "listen", "datadir", "servername", "admins", "allowplaintext", "maxmessagesize", "lmdb_mapsize",
-      "maxconnections", "sync_timeout", "preauth_timeout", "failedloginpause", "loglevel", "sasl_*"};
+      "listen", "listen_tls", "datadir", "servername", "admins", "allowplaintext", "maxmessagesize", "lmdb_mapsize",
+      "maxconnections", "sync_timeout", "preauth_timeout", "failedloginpause", "loglevel", "sasl_*",
+      "tls_server_cert", "tls_server_key", "tls_client_ca_file", "tls_versions", "tls_ciphers", "tls_required"};
   for (auto& p : config.unknown_keys(known)) problems.push_back(p);
   for (const auto& p : config.problems()) {
     problems.push_back(p);

@@ -20,6 +20,7 @@ struct ListenAddress {
 
 struct Settings {
   std::vector<ListenAddress> listen;           // listen: 127.0.0.1:2005 [::1]:2005
+  std::vector<ListenAddress> listen_tls;       // listen_tls: TLS from the first byte (sync_host host:port/tls)
   std::string datadir = "var";                 // datadir: LMDB store and staging area
   std::string servername = "replicad";         // servername: greeting and SASL realm
   std::string admins;                          // admins: replication identities
@@ -32,6 +33,14 @@ struct Settings {
   std::chrono::milliseconds failed_login_pause{std::chrono::seconds(3)};  // failedloginpause
   std::string log_level = "info";              // loglevel: error warning notice info debug
   std::map<std::string, std::string> sasl;     // sasl_*: handed to libsasl2
+  std::string tls_server_cert;                 // tls_server_cert: PEM certificate (chain); enables STARTTLS
+  std::string tls_server_key;                  // tls_server_key: its PEM private key
+  std::string tls_client_ca_file;              // tls_client_ca_file: verify client certificates (EXTERNAL)
+  std::string tls_versions = "tls1_2 tls1_3";  // tls_versions
+  std::string tls_ciphers;                     // tls_ciphers: OpenSSL cipher list (TLS <= 1.2)
+  bool tls_required = false;                   // tls_required: no authentication without TLS
+
+  bool tls_configured() const { return !tls_server_cert.empty(); }
 
   std::string store_dir() const { return datadir + "/store"; }
   std::string staging_dir() const { return datadir + "/staging"; }

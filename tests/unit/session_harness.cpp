@@ -19,20 +19,27 @@ const std::filesystem::path& sasl_dir() {
   return dir;
 }
 
-auth::SaslConfig sasl_config() {
+// The library is initialised without a mech_list, so that every installed
+// mechanism is loaded; each world's connections then choose theirs.
+auth::SaslConfig library_config() {
   auth::SaslConfig c;
   c.servername = "unit";
   c.options = {{"pwcheck_method", "auxprop"},
                {"auxprop_plugin", "sasldb"},
-               {"sasldb_path", (sasl_dir() / "sasldb2").string()},
-               {"mech_list", "PLAIN LOGIN"}};
+               {"sasldb_path", (sasl_dir() / "sasldb2").string()}};
   c.allow_plaintext = true;
+  return c;
+}
+
+auth::SaslConfig sasl_config() {
+  auth::SaslConfig c = library_config();
+  c.options["mech_list"] = "PLAIN LOGIN";
   return c;
 }
 
 void ensure_accounts() {
   static bool done = [] {
-    auto c = sasl_config();
+    auto c = library_config();
     std::string error;
     REQUIRE(auth::sasl_library_init(c, error));
     REQUIRE(auth::set_password(c, "admin", "adminpw", error));
@@ -76,10 +83,11 @@ SessionWorld::~SessionWorld() {
   std::filesystem::remove_all(dir);
 }
 
-std::shared_ptr<protocol::Session> SessionWorld::open(FakeOutput& out, std::string id) {
+std::shared_ptr<protocol::Session> SessionWorld::open(FakeOutput& out, std::string id, unsigned implicit_tls_ssf) {
   auth::ConnectionInfo info;
   info.local = "127.0.0.1;2005";
   info.remote = "127.0.0.1;40000";
+  info.tls_ssf = implicit_tls_ssf;
   auto s = std::make_shared<protocol::Session>(context, out, std::move(id), info);
   s->start();
   return s;

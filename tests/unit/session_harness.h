@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "auth/password_store.h"
@@ -53,6 +54,16 @@ class FakeOutput : public protocol::SessionOutput {
   void close() override { closed = true; }
   void set_reading(bool on) override { reading = on; }
   void after(std::chrono::milliseconds, std::function<void()> fn) override { timers.push_back(std::move(fn)); }
+  // The transport switches: recorded with how much had been written before
+  // them, so a test can check that the OK line went out first.
+  bool start_tls() override {
+    tls_started_at = written.size();
+    return tls_possible;
+  }
+  bool start_compress() override {
+    compress_started_at = written.size();
+    return compress_possible;
+  }
   // Fires the pending timers (the failed-login pause) at once.
   void fire_timers() {
     auto t = std::move(timers);
@@ -66,6 +77,10 @@ class FakeOutput : public protocol::SessionOutput {
   }
 
   std::string written;
+  bool tls_possible = true;
+  bool compress_possible = true;
+  std::optional<size_t> tls_started_at;
+  std::optional<size_t> compress_started_at;
   bool closed = false;
   bool reading = true;
   std::vector<std::function<void()>> timers;
@@ -78,7 +93,9 @@ class SessionWorld {
   SessionWorld();
   ~SessionWorld();
 
-  std::shared_ptr<protocol::Session> open(FakeOutput& out, std::string id = "t1");
+  // `implicit_tls_ssf` > 0: the session starts on a listen_tls port, after
+  // a handshake of that strength.
+  std::shared_ptr<protocol::Session> open(FakeOutput& out, std::string id = "t1", unsigned implicit_tls_ssf = 0);
   // Feeds `input`, then runs store completions until no command is in flight.
   void feed(protocol::Session& s, FakeOutput& out, std::string_view input, bool byte_at_a_time = false);
 

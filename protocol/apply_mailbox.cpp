@@ -287,9 +287,10 @@ class MailboxApply {
   }
 
   bool append_record(const MessageRecord& rec) {
-    if (auto staged = staged_.find(rec.guid); staged != staged_.end() && !w_.has_body(rec.guid))
-      if (!keep(w_.put_body_from_file(rec.guid, staged->second.path, staged->second.size)))
-        return false;
+    if (auto staged = staged_.find(rec.guid); staged != staged_.end() && !w_.has_body(rec.guid)) {
+      const StagedFile& file = staged->second;
+      if (!keep(w_.put_body_from_file(rec.guid, file.path, file.size, file.offset))) return false;
+    }
     if (!keep(w_.put_record(box_.uniqueid, rec))) return false;
     replace_record_crcs(box_, nullptr, &rec);
     return true;

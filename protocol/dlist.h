@@ -23,6 +23,7 @@ struct FileRef {
   uint64_t size = 0;
   std::string path;            // staging file, empty if the bytes were discarded
   bool verified = false;       // SHA-1 of the bytes equals the announced GUID
+  uint64_t offset = 0;         // where the bytes start in `path` (a session's uploads share one file)
 };
 
 struct Dlist {

@@ -1,11 +1,11 @@
-// Staging files: one directory per session, one file per upload.
+// Staging: one append-only spool file per session (see staging.h).
 //
-// A file literal is written under a temporary name while its SHA-1 is
-// computed; only when the digest equals the GUID the client announced does it
-// get its GUID as name, so a file named <guid> in the staging directory is
-// always a verified copy.  Nothing is fsynced: staged files are disposable —
-// the store copies them durably when a mailbox uses them, and a crash loses
-// only uploads no commit depended on.
+// A file literal is appended to the spool while its SHA-1 is computed; only
+// when the digest equals the GUID the client announced is the region handed
+// out (FileRef::verified, path and offset), so a region in the session's
+// table is always a verified copy.  Nothing is fsynced: staged bytes are
+// disposable -- the store copies them durably when a mailbox uses them, and a
+// crash loses only uploads no commit depended on.
 #include "protocol/staging.h"
 
 #include <fcntl.h>
@@ -47,24 +47,14 @@ bool make_private_dir(const std::string& path, std::string& reason) {
   return false;
 }
 
-void remove_file(const std::string& path) {
-  if (::unlink(path.c_str()) != 0 && errno != ENOENT)
-    log::warning("staging: cannot remove {}: {}", path, errno_text(errno));
-}
-
 }  // namespace
 
 struct StagingArea::Upload {
-  int fd = -1;
-  std::string temp_path;
+  uint64_t start = 0;   // where its bytes begin in the spool
   storage::Guid announced;
   uint64_t size = 0;
   uint64_t received = 0;
   storage::Sha1Stream sha1;
-
-  ~Upload() {
-    if (fd >= 0) ::close(fd);
-  }
 };
 
 StagingArea::StagingArea(std::string root, std::string session_id, uint64_t max_file_size)
@@ -87,6 +77,35 @@ void StagingArea::remove_leftovers(const std::string& root) {
   }
 }
 
+bool StagingArea::open_spool(std::string& reason) {
+  if (spool_fd_ >= 0) return true;
+  const std::string dir = root_ + "/" + session_id_;
+  if (!make_private_dir(root_, reason) || !make_private_dir(dir, reason)) return false;
+  spool_path_ = dir + "/spool";
+  spool_fd_ = ::open(spool_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (spool_fd_ < 0) {
+    reason = fmt::format("cannot create {}: {}", spool_path_, errno_text(errno));
+    return false;
+  }
+  spool_end_ = 0;
+  return true;
+}
+
+void StagingArea::cut_spool(uint64_t offset) {
+  if (spool_fd_ < 0 || offset >= spool_end_) return;
+  // The write position must follow, or the next upload would leave a hole.
+  if (::ftruncate(spool_fd_, static_cast<off_t>(offset)) != 0 ||
+      ::lseek(spool_fd_, static_cast<off_t>(offset), SEEK_SET) < 0) {
+    // Then the bytes just stay as a dead region; the next upload starts
+    // where the file really ends.
+    log::warning("staging: cannot cut {} back to {} bytes: {}", spool_path_, offset, errno_text(errno));
+    off_t end = ::lseek(spool_fd_, 0, SEEK_END);
+    if (end >= 0) spool_end_ = static_cast<uint64_t>(end);
+    return;
+  }
+  spool_end_ = offset;
+}
+
 bool StagingArea::begin(std::string_view partition, std::string_view guid_hex, uint64_t size,
                         std::string& reason) {
   (void)partition;  // staged by GUID only: any partition's copy serves (spec §3.2)
@@ -101,17 +120,10 @@ bool StagingArea::begin(std::string_view partition, std::string_view guid_hex, u
     reason = fmt::format("{} bytes is more than the limit of {}", size, max_file_size_);
     return false;
   }
-
-  const std::string dir = root_ + "/" + session_id_;
-  if (!make_private_dir(root_, reason) || !make_private_dir(dir, reason)) return false;
+  if (!open_spool(reason)) return false;
 
   auto upload = std::make_unique<Upload>();
-  upload->temp_path = fmt::format("{}/upload-{}.tmp", dir, ++sequence_);
-  upload->fd = ::open(upload->temp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (upload->fd < 0) {
-    reason = fmt::format("cannot create {}: {}", upload->temp_path, errno_text(errno));
-    return false;
-  }
+  upload->start = spool_end_;
   upload->announced = *guid;
   upload->size = size;
   upload_ = std::move(upload);
@@ -132,13 +144,14 @@ bool StagingArea::write(std::span<const char> bytes, std::string& reason) {
   up.sha1.update(bytes);
   up.received += bytes.size();
   while (!bytes.empty()) {
-    ssize_t n = ::write(up.fd, bytes.data(), bytes.size());
+    ssize_t n = ::write(spool_fd_, bytes.data(), bytes.size());
     if (n < 0) {
       if (errno == EINTR) continue;
-      reason = fmt::format("cannot write {}: {}", up.temp_path, errno_text(errno));
+      reason = fmt::format("cannot write {}: {}", spool_path_, errno_text(errno));
       discard(FileRef{});
       return false;
     }
+    spool_end_ += static_cast<uint64_t>(n);
     bytes = bytes.subspan(static_cast<size_t>(n));
   }
   return true;
@@ -147,50 +160,44 @@ bool StagingArea::write(std::span<const char> bytes, std::string& reason) {
 void StagingArea::finish(FileRef& file) {
   file.path.clear();
   file.verified = false;
+  file.offset = 0;
   if (!upload_) return;
   std::unique_ptr<Upload> up = std::move(upload_);
 
-  bool closed = ::close(up->fd) == 0;
-  up->fd = -1;
-  if (!closed) log::warning("staging: cannot close {}: {}", up->temp_path, errno_text(errno));
-
   const storage::Guid actual = up->sha1.finish();
-  if (!closed || up->received != up->size || actual != up->announced) {
-    if (closed && actual != up->announced)
+  if (up->received != up->size || actual != up->announced) {
+    if (actual != up->announced)
       log::notice("staging: upload announced as {} hashes to {}", up->announced.hex(), actual.hex());
-    remove_file(up->temp_path);
+    cut_spool(up->start);
     return;
   }
-  // Named by GUID: a second upload of the same message replaces the first
-  // with identical bytes, so a path already handed out stays valid.
-  std::string final_path = fmt::format("{}/{}/{}", root_, session_id_, actual.hex());
-  if (::rename(up->temp_path.c_str(), final_path.c_str()) != 0) {
-    log::warning("staging: cannot rename {}: {}", up->temp_path, errno_text(errno));
-    remove_file(up->temp_path);
-    return;
-  }
-  file.path = std::move(final_path);
+  file.path = spool_path_;
+  file.offset = up->start;
   file.verified = true;
 }
 
 void StagingArea::discard(const FileRef& file) {
   if (upload_) {
-    remove_file(upload_->temp_path);
+    cut_spool(upload_->start);
     upload_.reset();
   }
-  if (file.path.empty()) return;
-  // The same GUID may already be kept from an earlier command; its file is
-  // this very path and must survive the failed command.
+  if (file.path.empty() || file.path != spool_path_) return;
+  // A region that is still kept (the same GUID from an earlier command, or
+  // this very upload) must survive the failed command.
   if (auto guid = storage::Guid::from_hex(file.guid_hex)) {
     auto kept = files_.find(*guid);
-    if (kept != files_.end() && kept->second.path == file.path) return;
+    if (kept != files_.end() && kept->second.offset == file.offset) return;
   }
-  remove_file(file.path);
+  // Only the last region can be given back; earlier ones stay dead until
+  // the session ends.
+  if (file.offset + file.size == spool_end_) cut_spool(file.offset);
 }
 
 void StagingArea::keep(const storage::Guid& guid, const FileRef& file) {
   if (!file.verified || file.path.empty()) return;
-  files_[guid] = StagedFile{file.path, file.size};
+  // A second upload of the same GUID points at identical bytes; a job that
+  // was handed the first region still reads it intact (the spool only grows).
+  files_[guid] = StagedFile{file.path, file.size, file.offset};
 }
 
 const StagedFile* StagingArea::find(const storage::Guid& guid) const {
@@ -199,7 +206,10 @@ const StagedFile* StagingArea::find(const storage::Guid& guid) const {
 }
 
 void StagingArea::clear() {
-  upload_.reset();  // its temporary file goes with the directory
+  upload_.reset();  // its bytes go with the spool
+  if (spool_fd_ >= 0) ::close(spool_fd_);
+  spool_fd_ = -1;
+  spool_end_ = 0;
   files_.clear();
   reserved_.clear();
   std::error_code ec;

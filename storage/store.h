@@ -116,10 +116,12 @@ class WriteView : public ReadView {
   virtual Status put_record(std::string_view uniqueid, const MessageRecord& record) = 0;
   virtual Status delete_record(std::string_view uniqueid, uint32_t uid) = 0;
 
-  // Copies a verified staged file into the body table unless the GUID is
-  // already stored.  The body has no references until a record takes one;
-  // a body left without references at the end of the job is deleted.
-  virtual Status put_body_from_file(const Guid& guid, const std::string& path, uint64_t size) = 0;
+  // Copies a verified staged message -- `size` bytes at `offset` of the
+  // file `path` -- into the body table unless the GUID is already stored.
+  // The body has no references until a record takes one; a body left
+  // without references at the end of the job is deleted.
+  virtual Status put_body_from_file(const Guid& guid, const std::string& path, uint64_t size,
+                                    uint64_t offset = 0) = 0;
 
   virtual Status put_quota(const QuotaRoot& quota) = 0;
   virtual Status delete_quota(std::string_view root) = 0;

@@ -49,14 +49,14 @@ Status file_error(std::string_view what, const std::string& path, int err) {
   return Status::error(err == ENOSPC ? Errc::map_full : Errc::io_error, std::move(message));
 }
 
-// Reads exactly `size` bytes of `fd` into `dest`.  0 on success, else errno
-// (EIO when the file turns out shorter than it claimed).
-int read_exactly(int fd, char* dest, uint64_t size) {
+// Reads exactly `size` bytes of `fd`, from `offset` on, into `dest`.  0 on
+// success, else errno (EIO when the file turns out shorter than it claimed).
+int read_exactly(int fd, char* dest, uint64_t size, uint64_t offset) {
   uint64_t done = 0;
   while (done < size) {
     // Chunks of at most 1 GiB: read(2) transfers at most ~2 GiB at a time anyway.
     size_t chunk = static_cast<size_t>(std::min<uint64_t>(size - done, uint64_t{1} << 30));
-    ssize_t n = pread(fd, dest + done, chunk, static_cast<off_t>(done));
+    ssize_t n = pread(fd, dest + done, chunk, static_cast<off_t>(offset + done));
     if (n < 0) {
       if (errno == EINTR) continue;
       return errno;
@@ -390,15 +390,18 @@ Status TxnView::drop_ref(const Guid& guid) {
   return del(t_.bodyrefs, guid.raw(), "body refcount");
 }
 
-Status TxnView::put_body_from_file(const Guid& guid, const std::string& path, uint64_t size) {
+Status TxnView::put_body_from_file(const Guid& guid, const std::string& path, uint64_t size, uint64_t offset) {
   if (has_body(guid)) return Status::success();  // single instance
 
   FileDescriptor fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) return file_error("open staged file", path, errno);
   struct stat st {};
   if (fstat(fd.get(), &st) != 0) return file_error("stat staged file", path, errno);
-  if (static_cast<uint64_t>(st.st_size) != size) {
-    std::string message = fmt::format("staged file {} has {} bytes, expected {}", path, st.st_size, size);
+  // (A session's uploads share one staging file: the message is a region of it.)
+  const uint64_t file_size = static_cast<uint64_t>(st.st_size);
+  if (offset > file_size || size > file_size - offset) {
+    std::string message =
+        fmt::format("staged file {} has {} bytes, expected {} at offset {}", path, st.st_size, size, offset);
     log::error("IOERROR: {}", message);
     return Status::error(Errc::io_error, std::move(message));
   }
@@ -410,7 +413,7 @@ Status TxnView::put_body_from_file(const Guid& guid, const std::string& path, ui
   MDB_val value{static_cast<size_t>(size), nullptr};
   if (Status put_st = checked(mdb_put(txn_, t_.bodies, &key, &value, MDB_RESERVE), "store body"); !put_st)
     return put_st;
-  if (int err = read_exactly(fd.get(), static_cast<char*>(value.mv_data), size); err != 0) {
+  if (int err = read_exactly(fd.get(), static_cast<char*>(value.mv_data), size, offset); err != 0) {
     // Never leave a half-filled body behind, even if the job ignores this.
     (void)del(t_.bodies, guid.raw(), "body");
     return file_error("read staged file", path, err);

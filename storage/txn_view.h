@@ -56,7 +56,8 @@ class TxnView final : public WriteView {
   Status rename_mailbox(std::string_view old_name, std::string_view new_name) override;
   Status put_record(std::string_view uniqueid, const MessageRecord& record) override;
   Status delete_record(std::string_view uniqueid, uint32_t uid) override;
-  Status put_body_from_file(const Guid& guid, const std::string& path, uint64_t size) override;
+  Status put_body_from_file(const Guid& guid, const std::string& path, uint64_t size,
+                            uint64_t offset = 0) override;
   Status put_quota(const QuotaRoot& quota) override;
   Status delete_quota(std::string_view root) override;
   Status add_subscription(std::string_view userid, std::string_view mailbox) override;

@@ -43,6 +43,15 @@ std::string read_file(const std::string& path) {
   return s.str();
 }
 
+// The bytes a staged upload stands for: its region of the spool.
+std::string read_region(const std::string& path, uint64_t offset, uint64_t size) {
+  std::string all = read_file(path);
+  if (offset > all.size()) return "<offset past the end>";
+  return all.substr(offset, size);
+}
+std::string read_region(const FileRef& f) { return read_region(f.path, f.offset, f.size); }
+std::string read_region(const StagedFile& f) { return read_region(f.path, f.offset, f.size); }
+
 size_t entries(const fs::path& dir) {
   std::error_code ec;
   size_t n = 0;
@@ -65,7 +74,7 @@ FileRef upload(StagingArea& area, std::string_view body, const std::string& guid
 
 }  // namespace
 
-TEST_CASE("a verified upload is named by its GUID", "[staging]") {
+TEST_CASE("a verified upload is a region of the session's one spool file", "[staging]") {
   TempDir tmp;
   StagingArea area(tmp.root(), "s1", 1 << 20);
   CHECK_FALSE(fs::exists(tmp.root()));  // created lazily
@@ -74,27 +83,41 @@ TEST_CASE("a verified upload is named by its GUID", "[staging]") {
   const Guid guid = sha1_of(body);
   FileRef file = upload(area, body, guid.hex());
   CHECK(file.verified);
-  CHECK(file.path == tmp.root() + "/s1/" + guid.hex());
-  CHECK(read_file(file.path) == body);
+  CHECK(file.path == tmp.root() + "/s1/spool");
+  CHECK(file.offset == 0);
+  CHECK(read_region(file) == body);
   struct stat st {};
   REQUIRE(::stat((tmp.root() + "/s1").c_str(), &st) == 0);
   CHECK((st.st_mode & 0777) == 0700);
-  CHECK(entries(tmp.root() + "/s1") == 1);  // no temporary file left
+  CHECK(entries(tmp.root() + "/s1") == 1);  // one file, however many uploads
 
   area.keep(guid, file);
   REQUIRE(area.find(guid) != nullptr);
   CHECK(area.find(guid)->path == file.path);
   CHECK(area.find(guid)->size == body.size());
+  CHECK(area.find(guid)->offset == 0);
   CHECK(area.staged_count() == 1);
+
+  // The next upload follows in the same file.
+  const std::string second = "From: b\r\n\r\nworld\r\n";
+  FileRef next = upload(area, second, sha1_of(second).hex());
+  REQUIRE(next.verified);
+  CHECK(next.path == file.path);
+  CHECK(next.offset == body.size());
+  CHECK(read_region(next) == second);
+  CHECK(read_region(*area.find(guid)) == body);
+  CHECK(entries(tmp.root() + "/s1") == 1);
+  CHECK(area.spool_bytes() == body.size() + second.size());
 }
 
-TEST_CASE("an upload whose SHA-1 differs is deleted", "[staging]") {
+TEST_CASE("an upload whose SHA-1 differs is cut off the spool again", "[staging]") {
   TempDir tmp;
   StagingArea area(tmp.root(), "s1", 1 << 20);
   FileRef file = upload(area, "the real bytes", sha1_of("other bytes").hex());
   CHECK_FALSE(file.verified);
   CHECK(file.path.empty());
-  CHECK(entries(tmp.root() + "/s1") == 0);
+  CHECK(area.spool_bytes() == 0);
+  CHECK(fs::file_size(tmp.root() + "/s1/spool") == 0);
   area.keep(sha1_of("other bytes"), file);  // not verified: not kept
   CHECK(area.staged_count() == 0);
 }
@@ -112,10 +135,11 @@ TEST_CASE("begin refuses bad GUIDs and oversized files; write refuses extra byte
   REQUIRE(area.begin("default", sha1_of("abc").hex(), 3, reason));
   CHECK_FALSE(area.write(std::span<const char>("abcd", 4), reason));
   CHECK(reason.find("more bytes") != std::string::npos);
-  CHECK(entries(tmp.root() + "/s1") == 0);  // the partial file is gone
+  CHECK(area.spool_bytes() == 0);  // the partial upload is cut off
+  CHECK(fs::file_size(tmp.root() + "/s1/spool") == 0);
 }
 
-TEST_CASE("discard removes an unkept file but never a kept one", "[staging]") {
+TEST_CASE("discard gives back an unkept last region but never a kept one", "[staging]") {
   TempDir tmp;
   StagingArea area(tmp.root(), "s1", 1 << 20);
   const std::string body = "same message";
@@ -126,21 +150,32 @@ TEST_CASE("discard removes an unkept file but never a kept one", "[staging]") {
   FileRef second = upload(area, body, guid.hex());
   REQUIRE(second.verified);
   area.discard(second);
-  CHECK(fs::exists(first.path));
-  CHECK(read_file(first.path) == body);
+  CHECK(read_region(*area.find(guid)) == body);
+  CHECK(area.spool_bytes() == body.size());  // the unkept copy was the last region
 
   const std::string other = "another message";
   FileRef unkept = upload(area, other, sha1_of(other).hex());
-  REQUIRE(fs::exists(unkept.path));
+  REQUIRE(area.spool_bytes() == body.size() + other.size());
   area.discard(unkept);
-  CHECK_FALSE(fs::exists(unkept.path));
+  CHECK(area.spool_bytes() == body.size());
 
-  // Discarding in the middle of an upload removes its temporary file.
+  // Discarding in the middle of an upload cuts off what it wrote so far.
   std::string reason;
   REQUIRE(area.begin("default", sha1_of("abc").hex(), 3, reason));
   REQUIRE(area.write(std::span<const char>("a", 1), reason));
   area.discard(FileRef{"default", sha1_of("abc").hex(), 3, {}, false});
-  CHECK(entries(tmp.root() + "/s1") == 1);  // only the kept file
+  CHECK(area.spool_bytes() == body.size());
+  CHECK(fs::file_size(first.path) == body.size());
+  CHECK(read_region(*area.find(guid)) == body);
+
+  // A region that is not the last stays (dead) until the session ends, and
+  // the uploads after it are untouched.
+  FileRef middle = upload(area, other, sha1_of(other).hex());
+  const std::string last_body = "the last one";
+  FileRef last = upload(area, last_body, sha1_of(last_body).hex());
+  area.discard(middle);
+  CHECK(area.spool_bytes() == body.size() + other.size() + last_body.size());
+  CHECK(read_region(last) == last_body);
 }
 
 TEST_CASE("clear() and the destructor delete the session's files", "[staging]") {
@@ -160,7 +195,8 @@ TEST_CASE("clear() and the destructor delete the session's files", "[staging]") 
 
     // Usable again after clear(); the destructor cleans up as well.
     area.keep(guid, upload(area, body, guid.hex()));
-    CHECK(fs::exists(tmp.root() + "/s1/" + guid.hex()));
+    CHECK(fs::exists(tmp.root() + "/s1/spool"));
+    CHECK(read_region(*area.find(guid)) == body);
     // An upload left half-way is removed with the directory.
     std::string reason;
     REQUIRE(area.begin("default", sha1_of("abc").hex(), 3, reason));
@@ -227,7 +263,7 @@ TEST_CASE("the parser streams APPLY MESSAGE into the staging area", "[staging]")
 
   const StagedFile* staged = area.find(sha1_of(good));
   REQUIRE(staged != nullptr);
-  CHECK(read_file(staged->path) == good);
+  CHECK(read_region(*staged) == good);
   CHECK(area.staged_count() == 1);
-  CHECK(entries(tmp.root() + "/s7") == 1);  // the failed command left nothing behind
+  CHECK(area.spool_bytes() == good.size());  // the failed command left nothing behind
 }

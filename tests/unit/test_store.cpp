@@ -575,6 +575,21 @@ TEST_CASE("put_body_from_file stores once, checks the size, and drops unused bod
     }).ok());
     CHECK(h.read()->view().body(empty) == std::optional<std::string_view>(""));
   }
+  SECTION("a region of a staging file that several uploads share") {
+    std::string spool = h.stage("spool", "first\r\nmessage A\r\nlast\r\n");  // A at 7..18 of 24
+    REQUIRE(h.apply([&](WriteView& w) {
+      if (Status st = w.put_mailbox(sample_mailbox("user.a", "ua")); !st) return st;
+      if (Status st = w.put_body_from_file(kGuidA, spool, 11, 7); !st) return st;
+      return w.put_record("ua", sample_record(1, kGuidA));
+    }).ok());
+    CHECK(h.read()->view().body(kGuidA) == std::optional<std::string_view>("message A\r\n"));
+    // A region reaching past the end of the file, or starting there, is refused.
+    CHECK(h.apply([&](WriteView& w) { return w.put_body_from_file(kGuidB, spool, 11, 20); }).code ==
+          Errc::io_error);
+    CHECK(h.apply([&](WriteView& w) { return w.put_body_from_file(kGuidB, spool, 1, 30); }).code ==
+          Errc::io_error);
+    CHECK_FALSE(h.read()->view().has_body(kGuidB));
+  }
 }
 
 // ---- users' tables ----------------------------------------------------------------

@@ -362,6 +362,7 @@ void Connection::close_handles() {
   if (closing_) return;
   closing_ = true;
   reading_ = false;
+  server_.connection_closing(this);
   log_transport_totals();
   if (session_) session_->on_disconnect();
   for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&tcp_), reinterpret_cast<uv_handle_t*>(&idle_timer_),

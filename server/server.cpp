@@ -79,7 +79,7 @@ void Server::accept(uv_stream_t* listener) {
     conn->refuse("* BYE Server shutting down\r\n");
     return;
   }
-  if (connections_.size() > settings_.max_connections) {
+  if (connections_.size() - closing_connections_ > settings_.max_connections) {
     log::emit(log::Level::warning, conn->id(), "refused: {} connections already (maxconnections)",
               settings_.max_connections);
     conn->refuse("* BYE Too many connections, try again later\r\n");
@@ -88,8 +88,11 @@ void Server::accept(uv_stream_t* listener) {
   conn->start(context_);
 }
 
+void Server::connection_closing(Connection*) { ++closing_connections_; }
+
 void Server::connection_closed(Connection* connection) {
   connections_.erase(connection);
+  --closing_connections_;
   delete connection;
   if (shutting_down_ && connections_.empty() && on_drained_) {
     auto fn = std::move(on_drained_);

@@ -36,6 +36,10 @@ class Server {
   size_t connection_count() const { return connections_.size(); }
   uint64_t accepted() const { return accepted_; }
 
+  // Called by a connection when it starts closing: from then on it no
+  // longer counts against maxconnections (its handles may take until the
+  // end of the loop iteration to close, and a new client must not wait).
+  void connection_closing(Connection* connection);
   // Called by a connection once all its handles are closed; deletes it.
   void connection_closed(Connection* connection);
 
@@ -52,6 +56,7 @@ class Server {
   std::vector<uv_tcp_t*> listeners_;
   std::unordered_set<const uv_stream_t*> tls_listeners_;   // listen_tls: TLS from the first byte
   std::unordered_set<Connection*> connections_;
+  size_t closing_connections_ = 0;   // in connections_, but closing
   uint64_t accepted_ = 0;
   uint64_t next_id_ = 1;
   bool shutting_down_ = false;

@@ -84,7 +84,7 @@ void SaslExchange::challenge(std::string_view data, Awaiting next) {
 }
 
 void SaslExchange::succeed() {
-  session_.on_authenticated(server_->authcid(), server_->authzid());
+  session_.on_authenticated(server_->authcid(), server_->authzid(), mechanism_);
   std::string status = "OK ";
   if (session_.flavour() == Flavour::imap) {
     // sync_client forgets every capability it knew and re-reads them from

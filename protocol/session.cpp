@@ -466,12 +466,13 @@ void Session::begin_authenticate(std::vector<Dlist>& items, size_t mech_index) {
   sasl_->start(mech.str, initial);
 }
 
-void Session::on_authenticated(const std::string& authcid, const std::string& authzid) {
+void Session::on_authenticated(const std::string& authcid, const std::string& authzid,
+                               std::string_view mechanism) {
   bool admin = ctx_.admins.is_admin(authcid, authzid);
   auth_ = admin ? AuthState::admin : AuthState::user;
   user_ = authzid.empty() ? authcid : authzid;
-  log::emit(log::Level::info, id_, "login user={} admin={} flavour={}", user_, admin ? "yes" : "no",
-            flavour_ == Flavour::imap ? "imap" : "csync");
+  log::emit(log::Level::info, id_, "login user={} admin={} flavour={} mech={}{}", user_, admin ? "yes" : "no",
+            flavour_ == Flavour::imap ? "imap" : "csync", mechanism, tls_active_ ? " tls=yes" : "");
   if (!admin) return;
   // Only an admin may upload: from now on file literals stream to staging
   // files and the larger limits apply.

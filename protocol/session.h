@@ -129,7 +129,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // Shared by both framings.
   void run_sync(SyncVerb verb, std::vector<Dlist>& args, size_t first_arg);
   void begin_authenticate(std::vector<Dlist>& items, size_t mech_index);
-  void on_authenticated(const std::string& authcid, const std::string& authzid);
+  void on_authenticated(const std::string& authcid, const std::string& authzid, std::string_view mechanism);
   void starttls(const std::vector<Dlist>& items, size_t first_arg);
   void compress(const std::vector<Dlist>& items, size_t first_arg);
   void unrecognized();

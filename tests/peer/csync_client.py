@@ -60,12 +60,15 @@ class Reply:
 
 
 class SyncClient:
-    def __init__(self, host, port, flavour="csync", timeout=60.0):
+    def __init__(self, host, port, flavour="csync", timeout=60.0, ssl_context=None):
+        """ssl_context: speak TLS from the first byte (a listen_tls port)."""
         if flavour not in ("csync", "imap"):
             raise ValueError("flavour must be csync or imap")
         self.flavour = flavour
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if ssl_context is not None:
+            self.sock = ssl_context.wrap_socket(self.sock)
         self.rfile = self.sock.makefile("rb", buffering=1 << 16)
         self.reader = dlist.LineReader(self.rfile)
         self.tag_counter = 0
@@ -222,9 +225,9 @@ class SyncClient:
         return False
 
 
-def admin_session(host, port, credentials, flavour="csync", timeout=60.0):
+def admin_session(host, port, credentials, flavour="csync", timeout=60.0, ssl_context=None):
     """Connect and authenticate; raises ProtocolError if refused."""
-    c = SyncClient(host, port, flavour, timeout)
+    c = SyncClient(host, port, flavour, timeout, ssl_context)
     status = c.authenticate_plain(*credentials)
     if not status.ok:
         c.close()

@@ -26,7 +26,7 @@ class Replicad:
 
     def __init__(self, builddir, directory, servername="replicad-peer",
                  admin_password="admin-secret", nonadmin_password="nonadmin-secret",
-                 extra_conf=(), also_listen_ipv6=False):
+                 extra_conf=(), also_listen_ipv6=False, listen_tls=False):
         self.binary = os.path.join(os.path.abspath(builddir), "server", "replicad")
         self.dir = os.path.abspath(directory)
         self.servername = servername
@@ -35,8 +35,10 @@ class Replicad:
         self.host = netutil.HOST
         self.port = None
         self.proc = None
-        self.extra_conf = list(extra_conf)          # more (key, value) lines
+        self.extra_conf = list(extra_conf)          # more (key, value) lines; a key given replaces the default
         self.also_listen_ipv6 = also_listen_ipv6    # serve [::1] on the same port too
+        self.listen_tls = listen_tls                # also a listen_tls port (needs tls_server_* in extra_conf)
+        self.tls_port = None
 
     @property
     def csync_port(self):
@@ -78,7 +80,11 @@ class Replicad:
                 ("sasl_pwcheck_method", "auxprop"),
                 ("sasl_auxprop_plugin", "sasldb"),
                 ("sasl_sasldb_path", sasldb),
-                ("sasl_mech_list", "PLAIN LOGIN")] + self.extra_conf
+                ("sasl_mech_list", "PLAIN LOGIN")]
+        if self.listen_tls:
+            conf.append(("listen_tls", "%s:%d" % (self.host, self.tls_port)))
+        for key, value in self.extra_conf:
+            conf = [kv for kv in conf if kv[0] != key] + [(key, value)]
         with open(self.conf_path, "w") as f:
             f.write("# written by tests/peer/replica.py\n")
             f.write("".join("%s: %s\n" % kv for kv in conf))
@@ -91,6 +97,8 @@ class Replicad:
         last = None
         for _ in range(attempts):
             self.port = netutil.free_port()
+            if self.listen_tls:
+                self.tls_port = netutil.free_port()
             sasldb = self._write_config()
             add_sasl_login(sasldb, self.servername, self.ADMIN, self.admin_password)
             add_sasl_login(sasldb, self.servername, self.NONADMIN, self.nonadmin_password)
@@ -135,6 +143,22 @@ class Replicad:
                 proc.kill()
                 proc.wait(5)
         return proc.returncode
+
+    def log_offset(self):
+        """Where the log ends now; log_since(offset) reads what comes after."""
+        try:
+            return os.path.getsize(self.log_path)
+        except OSError:
+            return 0
+
+    def log_since(self, offset):
+        """The log lines written after `offset`, decoded."""
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(offset)
+                return f.read().decode("utf-8", "replace").splitlines()
+        except OSError:
+            return []
 
     def log_tail(self, max_bytes=4000):
         try:

@@ -19,6 +19,11 @@ Scenarios (each check prints `PASS name` or `FAIL name: reason`):
   e  -m user.alice.Sent (CSYNC) and -m user.carol.Sent (IMAP flavour)
   g  replicad stops cleanly on SIGTERM (replicad target only)
   h  connection handling: IPv6 listener, maxconnections, preauth and idle timeouts
+  t  TLS, COMPRESS and SASL mechanisms: sync_client over STARTTLS (which
+     allowplaintext: no makes it choose) and over host:port/tls in both
+     flavours, compressed; EXTERNAL with an admin's and an outsider's client
+     certificate; SCRAM-SHA-256 and DIGEST-MD5 forced on the client;
+     openssl s_client by hand; input pipelined after STARTTLS (replicad only)
 The last line of output is `N passed, N failed`.  Run as root.
 
     run_peer_tests.py --builddir /work/build [--target replicad|cyrus] [--keep]
@@ -44,6 +49,7 @@ import netutil                                         # noqa: E402
 import populate                                        # noqa: E402
 import replica_compare                                 # noqa: E402
 import sync_runner                                     # noqa: E402
+import tls_scenarios                                   # noqa: E402
 from dlist import FileLiteral, KvList, text as dlist_text   # noqa: E402
 from replica import Replicad                           # noqa: E402
 
@@ -466,12 +472,22 @@ class PeerTests:
             return
         connection_checks.run(self.check, self.args.builddir, self.root)
 
+    def scenario_t(self):
+        """Secure transports and SASL mechanisms (tls_scenarios.py)."""
+        if self.args.target != "replicad":
+            return
+        scenarios = tls_scenarios.TlsScenarios(self)
+        try:
+            scenarios.scenario()
+        finally:
+            scenarios.stop()
+
     # -- driver --------------------------------------------------------------------------
 
     def run(self):
         scenarios = [("a", self.scenario_a), ("b", self.scenario_b), ("f", self.scenario_f),
                      ("c", self.scenario_c), ("d", self.scenario_d), ("e", self.scenario_e),
-                     ("g", self.scenario_g), ("h", self.scenario_h)]
+                     ("g", self.scenario_g), ("h", self.scenario_h), ("t", self.scenario_t)]
         try:
             try:
                 self.setup()
@@ -481,8 +497,9 @@ class PeerTests:
                 for letter, _ in scenarios:
                     self.results.record("%s (not run)" % letter, "set-up failed")
                 return
-            for _, scenario in scenarios:
-                scenario()
+            for letter, scenario in scenarios:
+                if self.args.only is None or letter in self.args.only:
+                    scenario()
         finally:
             self.teardown()
             failed = self.results.failed
@@ -512,6 +529,7 @@ def main():
                     help="what to test: replicad (default) or a second Cyrus (harness self-test)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    ap.add_argument("--only", metavar="LETTERS", help="run only these scenarios, e.g. 'at' (set-up always runs)")
     ap.add_argument("--results-json", help="also write the results to this file")
     ap.add_argument("-v", "--verbose", action="store_true", help="tracebacks for failing checks")
     args = ap.parse_args()

@@ -22,6 +22,7 @@ import signal
 import subprocess
 import time
 
+import client_trace
 import netutil
 from cyrus_instance import CYRUS_BIN
 from wire_relay import WireRelay
@@ -71,18 +72,23 @@ class SyncResult:
         return "; ".join(parts)
 
 
-def client_config(master, host, port, authname, password, try_imap):
+def client_config(master, host, port, authname, password, try_imap, implicit_tls=False, extra=None):
+    """extra: more imapd.conf keys for the client (tls_client_cert,
+    force_sasl_client_mech, ...); they replace the master's own."""
+    extra = dict(extra or {})
     lines = []
     with open(master.conf_path) as f:
         for line in f:
             key = line.split(":", 1)[0].strip()
-            if not key.startswith("sync_"):
+            if not key.startswith("sync_") and key not in extra:
                 lines.append(line if line.endswith("\n") else line + "\n")
-    lines += ["sync_host: %s\n" % host,
+    # host:port/tls: TLS from the first byte; the port there wins over sync_port
+    lines += ["sync_host: %s\n" % ("%s:%d/tls" % (host, port) if implicit_tls else host),
               "sync_port: %d\n" % port,
               "sync_authname: %s\n" % authname,
               "sync_password: %s\n" % password,
               "sync_try_imap: %s\n" % ("yes" if try_imap else "no")]
+    lines += ["%s: %s\n" % kv for kv in extra.items()]
     return "".join(lines)
 
 
@@ -129,13 +135,18 @@ def _syslog_messages(path, limit=400):
 
 
 def run_sync_client(master, host, port, mode_args, try_imap, workdir,
-                    credentials=None, timeout=180.0):
-    """mode_args: ["-u", "alice"], ["-A"], ["-m", "user.alice.Sent"], ..."""
+                    credentials=None, timeout=180.0, implicit_tls=False, extra_conf=None,
+                    trace_commands=False):
+    """mode_args: ["-u", "alice"], ["-A"], ["-m", "user.alice.Sent"], ...
+    implicit_tls: sync_host host:port/tls.  extra_conf: more client keys.
+    trace_commands: take the commands from sync_client's own protocol
+    trace instead of the relay, which sees only ciphertext under TLS (the
+    relay still counts the connections)."""
     os.makedirs(workdir, exist_ok=True)
     authname, password = credentials or ("admin", "admin-secret")
     with WireRelay(host, port, os.path.join(workdir, "wire")) as relay:
         conf = _write_client_config(master, client_config(
-            master, netutil.HOST, relay.port, authname, password, try_imap))
+            master, netutil.HOST, relay.port, authname, password, try_imap, implicit_tls, extra_conf))
         argv = [CYRUS_BIN + "/sync_client", "-C", conf, "-v", "-v"] + list(mode_args)
         stderr_path = os.path.join(workdir, "sync_client.stderr")
         stdout_path = os.path.join(workdir, "sync_client.stdout")
@@ -152,7 +163,7 @@ def run_sync_client(master, host, port, mode_args, try_imap, workdir,
                 _stop_group(proc)
                 raise
         wall = time.monotonic() - t0
-    commands = relay.transcript()
+    commands = client_trace.commands_from_trace(stderr_path, workdir) if trace_commands else relay.transcript()
     os.unlink(conf)
     return SyncResult(rc, wall, commands, _syslog_messages(stderr_path),
                       len(relay.connections), list(relay.errors), workdir, argv)

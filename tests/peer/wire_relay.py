@@ -94,6 +94,44 @@ def parse_command(conn, line):
     return WireCommand(conn, tag, verb, kind, argument)
 
 
+def transcript_of(conn, c2s_path, s2c_path, skip_banner=True):
+    """[WireCommand] from one connection's decoded streams, replies paired
+    in order.  skip_banner: the server's stream starts with the banner or
+    greeting (up to `* OK`), which answers no command."""
+    commands = []
+    with open(c2s_path, "rb") as f:
+        reader = dlist.LineReader(f)
+        while True:
+            try:
+                line = reader.read()
+            except dlist.DlistError:
+                break
+            if line is None:
+                break
+            if line.strip():
+                commands.append(parse_command(conn, line))
+    with open(s2c_path, "rb") as f:
+        reader = dlist.LineReader(f)
+        try:
+            if skip_banner:
+                line = reader.read()
+                while line is not None and not line[:4].upper() == b"* OK":
+                    line = reader.read()
+            for cmd in commands:
+                line = reader.read()
+                while line is not None and line.startswith(b"* "):
+                    line = reader.read()
+                if line is None:
+                    break
+                words = line.decode("utf-8", "replace").split(" ")
+                if cmd.tag and words and words[0] == cmd.tag:
+                    words = words[1:]
+                cmd.reply = " ".join(words)[:200]
+        except dlist.DlistError:
+            pass
+    return commands
+
+
 class _Connection:
     def __init__(self, index, client, server, logdir):
         self.index = index
@@ -212,37 +250,7 @@ class _Connection:
     def transcript(self):
         """[WireCommand] of this connection, replies paired in order (the
         protocol is strictly request/response)."""
-        commands = []
-        with open(self.c2s_path, "rb") as f:
-            reader = dlist.LineReader(f)
-            while True:
-                try:
-                    line = reader.read()
-                except dlist.DlistError:
-                    break
-                if line is None:
-                    break
-                if line.strip():
-                    commands.append(parse_command(self.index, line))
-        with open(self.s2c_path, "rb") as f:
-            reader = dlist.LineReader(f)
-            try:
-                line = reader.read()
-                while line is not None and not line[:4].upper() == b"* OK":
-                    line = reader.read()
-                for cmd in commands:
-                    line = reader.read()
-                    while line is not None and line.startswith(b"* "):
-                        line = reader.read()
-                    if line is None:
-                        break
-                    words = line.decode("utf-8", "replace").split(" ")
-                    if cmd.tag and words and words[0] == cmd.tag:
-                        words = words[1:]
-                    cmd.reply = " ".join(words)[:200]
-            except dlist.DlistError:
-                pass
-        return commands
+        return transcript_of(self.index, self.c2s_path, self.s2c_path)
 
 
 class WireRelay:

@@ -196,12 +196,56 @@ void Session::handle_parse_error() {
     sasl_->on_line("*");
     return;
   }
-  if (flavour_ == Flavour::imap) {
-    send("* BAD " + why + "\r\n");
-  } else {
-    send("BAD IMAP_PROTOCOL_ERROR " + why + "\r\n");
+  const bool fatal = parser_->fatal();
+  answer_malformed(parser_->failed_words(), why);
+  if (fatal) close();
+}
+
+// Cyrus reads the tag (IMAP) and the command word before it parses any
+// argument, so those decide its answer to a line whose arguments do not
+// parse: the admin gate first, then the sync verbs' own parse-failure texts,
+// "extra arguments" for a command that takes none.  Only a line without a
+// usable command word gets the parser's own detail.
+void Session::answer_malformed(const std::vector<std::string>& words, const std::string& why) {
+  std::vector<Dlist> heads;
+  for (const std::string& w : words) heads.push_back(Dlist::string_value(w));
+  decide_flavour(heads);
+  const size_t verb_at = flavour_ == Flavour::imap ? 1 : 0;
+  tag_ = flavour_ == Flavour::imap && !words.empty() ? words[0] : std::string();
+  if (words.size() <= verb_at) {
+    send(flavour_ == Flavour::imap ? (tag_.empty() ? "*" : tag_) + " BAD " + why + "\r\n"
+                                   : "BAD IMAP_PROTOCOL_ERROR " + why + "\r\n");
+    return;
   }
-  if (parser_->fatal()) close();
+  const std::string verb = upper(words[verb_at]);
+  const Flavour flavour = flavour_ == Flavour::imap ? Flavour::imap : Flavour::csync;
+  busy_ = true;
+  command_name_ = verb;
+  command_start_ = std::chrono::steady_clock::now();
+  const bool no_arguments =
+      verb == "NOOP" || (verb == "STARTTLS" && ctx_.tls_available) ||
+      (flavour == Flavour::csync ? verb == "EXIT" : verb == "CAPABILITY" || verb == "LOGOUT");
+  const bool takes_arguments = verb == "AUTHENTICATE" || verb == "COMPRESS" ||
+                               (flavour == Flavour::imap && (verb == "LOGIN" || verb == "ID"));
+  if (auto denial = deny(flavour, verb, auth_)) {
+    reply(*denial);
+  } else if (auto sync = sync_verb(flavour, verb); sync && *sync != SyncVerb::restart) {
+    reply(sync_parse_failure(*sync, words[verb_at]));
+  } else if (sync || no_arguments) {
+    reply("BAD Unexpected extra arguments to " + display_name(words[verb_at]));
+  } else if (takes_arguments) {
+    reply(flavour == Flavour::imap ? "BAD " + why : "BAD IMAP_PROTOCOL_ERROR " + why);
+  } else {
+    return unrecognized();
+  }
+  finish_command();
+}
+
+// sync_server / imapd, when sync_parseline fails.
+std::string Session::sync_parse_failure(SyncVerb verb, std::string_view word) const {
+  if (flavour_ == Flavour::imap) return "BAD Replication parse failure in " + display_name(word);
+  const char* what = verb == SyncVerb::apply ? "APPLY" : verb == SyncVerb::get ? "GET" : "RESTORE";
+  return std::string("BAD IMAP_PROTOCOL_ERROR Failed to parse ") + what + " line";
 }
 
 void Session::decide_flavour(const std::vector<Dlist>& items) {
@@ -226,7 +270,8 @@ void Session::handle_command(std::vector<Dlist> items) {
   tag_.clear();
   command_start_ = std::chrono::steady_clock::now();
   if (items.empty()) {
-    send(flavour_ == Flavour::imap ? "* BAD Null command\r\n" : "BAD Null command\r\n");
+    // imapd reads a tag first, and an empty line has none.
+    send(flavour_ == Flavour::imap ? "* BAD Invalid tag\r\n" : "BAD Null command\r\n");
     return;
   }
   decide_flavour(items);
@@ -239,7 +284,13 @@ void Session::handle_command(std::vector<Dlist> items) {
       break;
     }
     case Flavour::imap: {
-      tag_ = items[0].str;
+      // A tag must be a word; a tag alone is a null command.  (The dlist
+      // reader cannot tell "a1" from "a1 ", which imapd answers differently.)
+      tag_ = is_word(items[0]) ? items[0].str : "*";
+      if (tag_ == "*" || items.size() < 2) {
+        reply(tag_ == "*" ? "BAD Invalid tag" : "BAD Null command");
+        return finish_command();
+      }
       std::string verb = upper(items[1].str);
       command_name_ = verb;
       imap_command(tag_, verb, items);
@@ -272,6 +323,10 @@ void Session::csync_command(const std::string& verb, std::vector<Dlist>& items) 
     return finish_command();
   }
   if (verb == "EXIT") {
+    if (items.size() > 1) {
+      reply("BAD Unexpected extra arguments to Exit");
+      return finish_command();
+    }
     reply("OK Finished");
     finish_command();
     return close();
@@ -359,6 +414,11 @@ void Session::imap_command(const std::string& tag, const std::string& verb, std:
   }
   if (auto sync = sync_verb(Flavour::imap, verb)) return run_sync(*sync, items, 2);
 
+  // imapd: commands without arguments refuse any (IS_EOL or extraargs).
+  if ((verb == "CAPABILITY" || verb == "NOOP" || verb == "LOGOUT") && items.size() > 2) {
+    reply("BAD Unexpected extra arguments to " + display_name(verb));
+    return finish_command();
+  }
   if (verb == "CAPABILITY") {
     send("* CAPABILITY " + capabilities(auth_ != AuthState::none) + "\r\n");
     reply("OK Completed");
@@ -495,17 +555,14 @@ void Session::run_sync(SyncVerb verb, std::vector<Dlist>& items, size_t first_ar
     reply("OK Restarting");
     return finish_command();
   }
-  if (items.size() <= first_arg) {
+  if (items.size() <= first_arg && flavour_ != Flavour::imap) {
     reply("BAD Missing required argument to " + name);
     return finish_command();
   }
-  if (items.size() > first_arg + 2) {
-    reply("BAD Unexpected extra arguments to " + name);
-    return finish_command();
-  }
+  // Cyrus parses exactly one item (a key and its value) after the verb; a
+  // missing one, a second one or a key that is not a word is a parse failure.
   if (items.size() != first_arg + 2 || !is_word(items[first_arg])) {
-    std::string what = verb == SyncVerb::apply ? "APPLY" : verb == SyncVerb::get ? "GET" : "RESTORE";
-    reply("BAD IMAP_PROTOCOL_ERROR Failed to parse " + what + " line");
+    reply(sync_parse_failure(verb, name));
     return finish_command();
   }
 

@@ -133,6 +133,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void starttls(const std::vector<Dlist>& items, size_t first_arg);
   void compress(const std::vector<Dlist>& items, size_t first_arg);
   void unrecognized();
+  void answer_malformed(const std::vector<std::string>& words, const std::string& why);
+  std::string sync_parse_failure(SyncVerb verb, std::string_view word) const;
   bool over_preauth_budget();
   void drop_pipelined_input(std::string_view& in);
   std::string greeting() const;

@@ -55,4 +55,22 @@ bool is_user_inbox(std::string_view mailbox) {
   return !local.empty() && local.find('.') == std::string_view::npos;
 }
 
+std::optional<std::string> mailbox_owner(std::string_view mailbox) {
+  auto [domain, rest] = split_domain(mailbox);
+  if (domain == "!") return std::nullopt;  // an empty domain names nobody
+  if (is_deleted_name(mailbox)) rest.remove_prefix(kDeletedPrefix.size() + 1);
+  if (!rest.starts_with(kUserPrefix)) return std::nullopt;
+  std::string_view escaped = rest.substr(kUserPrefix.size());
+  escaped = escaped.substr(0, escaped.find('.'));
+  if (escaped.empty()) return std::nullopt;
+  std::string userid;
+  userid.reserve(escaped.size() + domain.size());
+  for (char c : escaped) userid.push_back(c == '^' ? '.' : c);
+  if (!domain.empty()) {
+    userid.push_back('@');
+    userid.append(domain.substr(0, domain.size() - 1));  // without the '!'
+  }
+  return userid;
+}
+
 }  // namespace replicad::protocol

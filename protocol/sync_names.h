@@ -45,4 +45,10 @@ bool is_deleted_name(std::string_view mailbox);
 // True if `mailbox` is some user's INBOX: [<domain>!]user.<localpart>.
 bool is_user_inbox(std::string_view mailbox);
 
+// The inverse of user_mailbox_names: the userid owning a mailbox (its INBOX,
+// a folder below it, or one of its deleted folders), e.g.
+// "example.com!DELETED.user.john^doe.Sent.5F3A1B2C" -> "john.doe@example.com";
+// nullopt for a shared mailbox.
+std::optional<std::string> mailbox_owner(std::string_view mailbox);
+
 }  // namespace replicad::protocol

@@ -38,8 +38,16 @@ Status make_directory(const std::string& dir) {
   return Status::success();
 }
 
+// A read-only environment (replicadctl) opens what the daemon created and
+// never creates or writes anything.
+bool read_only(MDB_env* env) {
+  unsigned flags = 0;
+  return mdb_env_get_flags(env, &flags) == MDB_SUCCESS && (flags & MDB_RDONLY) != 0;
+}
+
 Status open_table(MDB_txn* txn, const char* name, MDB_dbi& dbi) {
-  return mdb_status(mdb_dbi_open(txn, name, MDB_CREATE, &dbi), fmt::format("open table {}", name));
+  unsigned flags = read_only(mdb_txn_env(txn)) ? 0 : MDB_CREATE;
+  return mdb_status(mdb_dbi_open(txn, name, flags, &dbi), fmt::format("open table {}", name));
 }
 
 // A new environment gets the current format version; an existing one must
@@ -48,6 +56,8 @@ Status check_format(MDB_txn* txn, MDB_dbi meta) {
   MDB_val key = to_val(kFormatKey);
   MDB_val value;
   int rc = mdb_get(txn, meta, &key, &value);
+  if (rc == MDB_NOTFOUND && read_only(mdb_txn_env(txn)))
+    return Status::error(Errc::corrupt, "not a replicad store: no format version");
   if (rc == MDB_NOTFOUND) {
     std::string version = codec::encode_u32(codec::kFormatVersion);
     MDB_val stored = to_val(version);
@@ -66,7 +76,9 @@ Status check_format(MDB_txn* txn, MDB_dbi meta) {
 
 Status open_tables(MDB_env* env, Tables& t) {
   MDB_txn* txn = nullptr;
-  if (Status st = mdb_status(mdb_txn_begin(env, nullptr, 0, &txn), "begin setup txn"); !st) return st;
+  // Table handles opened in a read-only transaction outlive it once it commits.
+  unsigned txn_flags = read_only(env) ? MDB_RDONLY : 0;
+  if (Status st = mdb_status(mdb_txn_begin(env, nullptr, txn_flags, &txn), "begin setup txn"); !st) return st;
   Status st = open_table(txn, "meta", t.meta);
   if (st) st = open_table(txn, "mailboxes", t.mailboxes);   // name -> Mailbox
   if (st) st = open_table(txn, "uniqueids", t.uniqueids);   // uniqueid -> name
@@ -109,6 +121,28 @@ Status open_environment(const StoreOptions& options, MDB_env*& env, Tables& tabl
     st = mdb_status(mdb_reader_check(e, &dead), "reader check");
     if (st && dead > 0) log::warning("store: cleared {} stale reader slots", dead);
   }
+  if (st) st = open_tables(e, tables);
+  if (!st) {
+    mdb_env_close(e);
+    return st;
+  }
+  env = e;
+  return Status::success();
+}
+
+Status open_environment_readonly(const StoreOptions& options, MDB_env*& env, Tables& tables) {
+  env = nullptr;
+  struct stat st_dir {};
+  if (stat(options.directory.c_str(), &st_dir) != 0 || !S_ISDIR(st_dir.st_mode))
+    return Status::error(Errc::not_found, fmt::format("no store directory {}", options.directory));
+  MDB_env* e = nullptr;
+  if (Status st = mdb_status(mdb_env_create(&e), "create environment"); !st) return st;
+  // The same reader-table size as the daemon, whichever of the two creates
+  // the lock file.  A zero map size takes the one recorded in the file.
+  Status st = mdb_status(mdb_env_set_maxreaders(e, options.max_readers), "set max readers");
+  if (st) st = mdb_status(mdb_env_set_maxdbs(e, kMaxTables), "set max tables");
+  if (st) st = mdb_status(mdb_env_open(e, options.directory.c_str(), MDB_RDONLY | MDB_NOTLS, 0600),
+                          fmt::format("open environment {} read-only", options.directory));
   if (st) st = open_tables(e, tables);
   if (!st) {
     mdb_env_close(e);

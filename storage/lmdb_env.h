@@ -13,4 +13,9 @@ namespace replicad::storage {
 // nothing is left open.
 Status open_environment(const StoreOptions& options, MDB_env*& env, Tables& tables);
 
+// Opens an existing store for reading only (MDB_RDONLY: no table or format
+// record is created, and another process may be writing).  `map_size` and
+// `durable` are ignored.
+Status open_environment_readonly(const StoreOptions& options, MDB_env*& env, Tables& tables);
+
 }  // namespace replicad::storage

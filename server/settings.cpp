@@ -89,7 +89,10 @@ Settings read_settings(Config& config, std::vector<Config::Problem>& problems, b
   s.allow_plaintext = config.get_switch("allowplaintext", s.allow_plaintext);
   s.max_message_size = config.get_bytes("maxmessagesize", s.max_message_size);
   s.lmdb_mapsize = config.get_bytes("lmdb_mapsize", s.lmdb_mapsize);
-  s.max_connections = static_cast<uint32_t>(config.get_int("maxconnections", s.max_connections));
+  // Out of range becomes 0 (refused below) rather than wrapping: "-1" must
+  // not turn into four billion connections.
+  const int64_t connections = config.get_int("maxconnections", s.max_connections);
+  s.max_connections = connections >= 1 && connections <= UINT32_MAX ? static_cast<uint32_t>(connections) : 0;
   s.idle_timeout = config.get_duration("sync_timeout", s.idle_timeout);
   s.preauth_timeout = config.get_duration("preauth_timeout", s.preauth_timeout);
   s.failed_login_pause = config.get_duration("failedloginpause", s.failed_login_pause);
@@ -133,7 +136,7 @@ Settings read_settings(Config& config, std::vector<Config::Problem>& problems, b
     fatal = true;
   }
   if (s.max_connections == 0) {
-    problems.push_back({0, "maxconnections: must be at least 1"});
+    problems.push_back({0, "maxconnections: must be between 1 and 4294967295"});
     fatal = true;
   }
   static const std::vector<std::string_view> known = {

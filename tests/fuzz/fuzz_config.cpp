@@ -72,11 +72,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
   replicad::Settings settings = replicad::read_settings(fresh, problems, fatal);
   check_problems(problems, lines);
   if (!fatal) {
-    FUZZ_CHECK(!settings.listen.empty(), "no listen address and yet not fatal");
+    FUZZ_CHECK(!settings.listen.empty() || !settings.listen_tls.empty(), "no listen address and yet not fatal");
+    FUZZ_CHECK(settings.max_connections >= 1, "maxconnections 0 and yet not fatal");
+    for (auto timeout : {settings.idle_timeout, settings.preauth_timeout, settings.failed_login_pause})
+      FUZZ_CHECK(timeout.count() >= 0, "a negative duration");
     FUZZ_CHECK(!settings.datadir.empty(), "an empty datadir and yet not fatal");
     FUZZ_CHECK(settings.max_message_size >= 1 && settings.max_message_size <= 0xFFFFFFFFu,
                fmt::format("maxmessagesize {} accepted", settings.max_message_size));
-    for (const auto& address : settings.listen) {
+    std::vector<replicad::ListenAddress> addresses = settings.listen;
+    addresses.insert(addresses.end(), settings.listen_tls.begin(), settings.listen_tls.end());
+    for (const auto& address : addresses) {
       replicad::ListenAddress again;
       FUZZ_CHECK(replicad::parse_listen_address(address.text(), again) && again.host == address.host &&
                      again.port == address.port,

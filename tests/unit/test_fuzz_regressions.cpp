@@ -47,3 +47,24 @@ TEST_CASE("a duration too large for milliseconds is a problem, not an overflow",
   CHECK(edge.get_duration("c", seconds(1)) == hours(2));
   CHECK(edge.problems().empty());
 }
+
+// fuzz_config: "maxconnections: -1" was cast to 4294967295 and accepted, and
+// 4294967296 wrapped to 0; a limit outside 1..2^32-1 is now refused.
+TEST_CASE("maxconnections outside 32 bits is refused, not wrapped", "[fuzz][config]") {
+  for (const char* value : {"-1", "0", "4294967296", "-4294967295"}) {
+    INFO(value);
+    Config config;
+    REQUIRE(config.load_text(std::string("admins: a\nmaxconnections: ") + value + "\n"));
+    std::vector<Config::Problem> problems;
+    bool fatal = false;
+    replicad::read_settings(config, problems, fatal);
+    CHECK(fatal);
+    CHECK(has_problem_with(problems, "maxconnections: must be between 1 and 4294967295"));
+  }
+  Config config;
+  REQUIRE(config.load_text("admins: a\nmaxconnections: 4294967295\n"));
+  std::vector<Config::Problem> problems;
+  bool fatal = false;
+  CHECK(replicad::read_settings(config, problems, fatal).max_connections == 4294967295u);
+  CHECK_FALSE(fatal);
+}

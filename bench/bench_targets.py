@@ -55,6 +55,7 @@ class Target:
     name = "?"
     try_imap = False
     admin = ("admin", "admin-secret")
+    keeps_data = True   # a second sync finds nothing to do (not so for the null target)
 
     def start(self, directory):
         raise NotImplementedError
@@ -152,6 +153,7 @@ class ReplicadTarget(Target):
 class NullTarget(Target):
     name = "null"
     try_imap = True
+    keeps_data = False
 
     def __init__(self):
         self.proc = None

@@ -40,8 +40,8 @@ std::string make_filler(std::mt19937_64& rng, size_t bytes) {
 
 }  // namespace
 
-MessageFactory::MessageFactory(uint64_t seed, std::string run_id, uint64_t mean_size)
-    : rng_(seed), run_id_(std::move(run_id)), mean_size_(std::max<uint64_t>(mean_size, 512)) {
+MessageFactory::MessageFactory(uint64_t seed, std::string run_id, uint64_t mean_size, bool exact)
+    : rng_(seed), run_id_(std::move(run_id)), mean_size_(std::max<uint64_t>(mean_size, 512)), exact_(exact) {
   // Bodies are slices of this text; a message larger than it repeats it.
   filler_ = make_filler(rng_, static_cast<size_t>(std::min<uint64_t>(mean_size_ * 2, 4u << 20)));
 }
@@ -55,9 +55,8 @@ std::string MessageFactory::uniqueid() {
 }
 
 std::string MessageFactory::make_body(const std::string& owner, const std::string& mailbox, uint32_t uid) {
-  // Sizes spread evenly over [mean/2, 3*mean/2].
   std::uniform_int_distribution<uint64_t> size_dist(mean_size_ / 2, mean_size_ + mean_size_ / 2);
-  const uint64_t target = size_dist(rng_);
+  const uint64_t target = exact_ ? mean_size_ : size_dist(rng_);
   std::string msg = fmt::format(
       "Return-Path: <sender@example.org>\r\n"
       "Message-ID: <{}.{}.{}.{:016x}@loadgen.test>\r\n"
@@ -76,7 +75,14 @@ std::string MessageFactory::make_body(const std::string& owner, const std::strin
     msg.append(filler_, from, take);
     from = 0;
   }
-  if (!msg.ends_with("\r\n")) msg += "\r\n";
+  if (exact_) {
+    // The filler's last line may be cut short; keep the exact size and a CRLF at the end.
+    msg.resize(static_cast<size_t>(std::max<uint64_t>(target, msg.find("\r\n\r\n") + 6)));
+    msg[msg.size() - 2] = '\r';
+    msg[msg.size() - 1] = '\n';
+  } else if (!msg.ends_with("\r\n")) {
+    msg += "\r\n";
+  }
   return msg;
 }
 

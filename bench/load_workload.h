@@ -34,8 +34,9 @@ struct MailboxBatch {
 class MessageFactory {
  public:
   // `run_id` makes this run's messages differ from any earlier run's, so
-  // the replica never finds them already stored.
-  MessageFactory(uint64_t seed, std::string run_id, uint64_t mean_size);
+  // the replica never finds them already stored.  Sizes spread evenly over
+  // [mean/2, 3*mean/2], or are all exactly `mean_size` with `exact`.
+  MessageFactory(uint64_t seed, std::string run_id, uint64_t mean_size, bool exact = false);
 
   // A fresh mailbox `name` owned by `owner` with `count` new messages.
   MailboxBatch make_mailbox(const std::string& owner, const std::string& name, uint32_t count);
@@ -47,6 +48,7 @@ class MessageFactory {
   std::mt19937_64 rng_;
   std::string run_id_;
   uint64_t mean_size_;
+  bool exact_;
   std::string filler_;  // text the bodies are cut from
 };
 

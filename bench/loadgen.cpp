@@ -49,6 +49,7 @@ struct Options {
   uint64_t messages = 20000;
   uint32_t batch = 500;          // messages per mailbox (one APPLY MAILBOX)
   uint64_t size = 10240;         // mean message size in bytes
+  bool exact_size = false;       // every message exactly `size` bytes
   unsigned max_seconds = 120;
   unsigned noop_interval_ms = 2;
   pid_t replica_pid = 0;
@@ -72,7 +73,8 @@ void usage(std::ostream& out) {
          "  --connections N        parallel connections applying mail (4, max 256)\n"
          "  --messages N           messages in total (20000)\n"
          "  --batch N              messages per mailbox, i.e. per APPLY MAILBOX (500)\n"
-         "  --size BYTES           mean message size (10240)\n"
+         "  --size BYTES           mean message size (10240); sizes spread over [size/2, 3*size/2]\n"
+         "  --exact-size           every message exactly --size bytes\n"
          "  --max-seconds S        stop after S seconds even if not done (120)\n"
          "  --noop-interval-ms MS  pause between NOOPs on the probe connection (2)\n"
          "  --replica-pid PID      also report the replica's CPU, VmHWM and peak RssAnon\n"
@@ -97,6 +99,7 @@ bool parse_options(int argc, char** argv, Options& o, std::string& error) {
     const char* v = nullptr;
     bool ok = true;
     if (arg == "--json") { o.json = true; continue; }
+    if (arg == "--exact-size") { o.exact_size = true; continue; }
     if (arg == "-h" || arg == "--help") { usage(std::cout); std::exit(0); }
     if ((v = value()) == nullptr) { error = "missing value for " + arg; return false; }
     if (arg == "--host") o.host = v;
@@ -160,7 +163,7 @@ std::string run_identifier() {
 std::vector<PreparedMailbox> prepare(const Options& o, unsigned worker, uint64_t quota,
                                      const std::string& run_id, uint64_t& bytes) {
   // Seeded by the run too: mailbox uniqueids must not repeat across runs.
-  MessageFactory factory(std::hash<std::string>{}(run_id) + worker, run_id, o.size);
+  MessageFactory factory(std::hash<std::string>{}(run_id) + worker, run_id, o.size, o.exact_size);
   const std::string owner = fmt::format("lg{}w{}", run_id, worker);
   std::vector<PreparedMailbox> out;
   for (unsigned box = 0; quota > 0; ++box) {

@@ -215,8 +215,10 @@ class Corpus:
 
     def write(self):
         os.makedirs(self.dir, exist_ok=True)
+        # regress-* files are inputs that once found a bug: they stay.
         for f in os.listdir(self.dir):
-            os.unlink(os.path.join(self.dir, f))
+            if not f.startswith("regress-"):
+                os.unlink(os.path.join(self.dir, f))
         # Spread the picks over all sources rather than the first few.
         step = max(1.0, len(self.items) / MAX_PER_TARGET)
         picked = [self.items[int(i * step)] for i in range(min(MAX_PER_TARGET, len(self.items)))]

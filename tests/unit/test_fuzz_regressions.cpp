@@ -9,6 +9,7 @@
 
 #include "server/config.h"
 #include "server/settings.h"
+#include "session_harness.h"
 
 using replicad::Config;
 
@@ -67,4 +68,32 @@ TEST_CASE("maxconnections outside 32 bits is refused, not wrapped", "[fuzz][conf
   bool fatal = false;
   CHECK(replicad::read_settings(config, problems, fatal).max_connections == 4294967295u);
   CHECK_FALSE(fatal);
+}
+
+// fuzz_session_preauth (crash-5275826b...) and fuzz_sasl_base64: once the
+// flavour was IMAP, a line of one word was dispatched as "<tag> <verb>" and
+// read items[1] past the end of the vector (heap-buffer-overflow).  The
+// input is the fuzzer's, byte for byte: a tagged line with NULs in its verb
+// decides the flavour, the LOGIN responses that follow are lines of one word.
+TEST_CASE("IMAP: a line of one word after the flavour is decided", "[fuzz][session]") {
+  const std::string input = "A01 AUTH" + std::string(99, '\0') +
+                            "ENTICATE LOGIN\r\nYWRtaW4=\r\nYWRtaW5wdw==\r\n"
+                            "S0 SYNCAPPLY CAPABILITIES (SIEVE-MAILBOX)\r\nS1 SYNCGET USER dave\r\nQ01 LOGOUT\r\n";
+  for (bool bytewise : {false, true}) {
+    INFO((bytewise ? "byte at a time" : "whole"));
+    replicad::testing::SessionWorld world;
+    replicad::testing::FakeOutput out;
+    auto session = world.open(out);
+    out.take();
+    world.feed(*session, out, input, bytewise);
+    CHECK(out.take() ==
+          "A01 BAD Unrecognized command\r\n"
+          "YWRtaW4= BAD Null command\r\n"
+          "YWRtaW5wdw== BAD Null command\r\n"
+          "S0 BAD Please login first\r\n"
+          "S1 BAD Please login first\r\n"
+          "* BYE LOGOUT received\r\n"
+          "Q01 OK Completed\r\n");
+    CHECK(out.closed);
+  }
 }

@@ -83,18 +83,20 @@ def markdown(summary, labels, header_lines, loadgen_rows):
             lines.append("| %s | %.2fx | %.2fx |" % (what, speed, cpu))
     if loadgen_rows:
         lines += ["", "loadgen (replicad's own ceiling, CSYNC, durable):", "",
-                  "| scenario | messages | msgs/s | cmd p50 ms | cmd p99 ms | NOOP p99 ms | NOOP max ms "
-                  "| replica CPU us/msg | peak RssAnon MB | VmHWM MB | fsyncs/msg |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+                  "| scenario | messages | msgs/s | cmd p50 ms | cmd p99 ms | NOOP n | NOOP p99 ms | NOOP max ms "
+                  "| replica CPU us/msg | peak RssAnon MB | VmHWM MB | fsyncs/msg | jobs/commit |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for row in loadgen_rows:
             r = row["result"]
             n = max(r.get("messages", 0), 1)
-            lines.append("| %s | %d | %.0f | %.2f | %.2f | %.2f | %.2f | %.0f | %.1f | %.1f | %s |" % (
+            commits, jobs = row.get("commits"), row.get("jobs")
+            lines.append("| %s | %d | %.0f | %.2f | %.2f | %d | %.2f | %.2f | %.0f | %.1f | %.1f | %s | %s |" % (
                 row["name"], r.get("messages", 0), r.get("messages_per_s", 0), r.get("cmd_p50_ms", 0),
-                r.get("cmd_p99_ms", 0), r.get("noop_p99_ms", 0), r.get("noop_max_ms", 0),
+                r.get("cmd_p99_ms", 0), r.get("noop_n", 0), r.get("noop_p99_ms", 0), r.get("noop_max_ms", 0),
                 r.get("replica_cpu_s", 0) * 1e6 / n, r.get("replica_peak_rssanon_kb", 0) / 1024.0,
                 r.get("replica_vmhwm_kb", 0) / 1024.0,
-                "%.4f" % (row["commits"] / n) if row.get("commits") is not None else "n/a"))
+                "%.4f" % (commits / n) if commits is not None else "n/a",
+                "%.1f" % (jobs / commits) if commits and jobs is not None else "n/a"))
     return "\n".join(lines) + "\n"
 
 

@@ -99,6 +99,9 @@ def check_connection_limit(replicad, limit):
     finally:
         for s in held:
             s.close()
+        # let replicad see these go before the next check connects: libuv may
+        # accept a new connection before it reads the old ones' end
+        time.sleep(0.3)
 
 
 def check_preauth_timeout(replicad, seconds):

@@ -461,6 +461,9 @@ class TlsScenarios:
     # -- the scenario ----------------------------------------------------------------
 
     def scenario(self):
+        # Users are compared with the reference Cyrus, so erin is left out:
+        # scenario s leaves the reference with a Sieve entry the master no
+        # longer has (a Cyrus replica's own behaviour, spec 3.9).
         t = self.t
         if not t.check("t.setup", self.start):
             return
@@ -472,7 +475,7 @@ class TlsScenarios:
         # allowplaintext: no -> no mechanism before TLS -> sync_client starts TLS
         self.replicate("t.starttls.csync", self.tls, "dave", False, extra_checks=[self.starttls_used],
                        user="admin", flavour="csync", mech="PLAIN", tls="yes")
-        self.replicate("t.starttls.imap", self.tls, "erin", True, extra_checks=[self.starttls_used],
+        self.replicate("t.starttls.imap", self.tls, "carol", True, extra_checks=[self.starttls_used],
                        user="admin", flavour="imap", mech="PLAIN", tls="yes")
         # host:port/tls; the CSYNC banner offers COMPRESS, so it runs above TLS
         self.replicate("t.implicit.csync-compress", self.tls, "alice", False, implicit_tls=True,
@@ -483,7 +486,7 @@ class TlsScenarios:
                        user="admin", flavour="imap", mech="PLAIN", tls="yes")
         # a client certificate: EXTERNAL, and `admins` decides
         cert = {"tls_client_cert": admin_cert, "tls_client_key": admin_key}
-        self.replicate("t.external.admin-csync", self.tls, "carol", False, extra=cert,
+        self.replicate("t.external.admin-csync", self.tls, "dave", False, extra=cert, fresh=False,
                        user=EXTERNAL_ADMIN, admin="yes", flavour="csync", mech="EXTERNAL")
         self.replicate("t.external.admin-imap", self.tls, "carol", True, extra=cert, fresh=False,
                        user=EXTERNAL_ADMIN, admin="yes", flavour="imap", mech="EXTERNAL")
@@ -514,7 +517,7 @@ class TlsScenarios:
         t.check("t.compress.imap-over-tls", lambda: self.imap_compress("dave"))
 
         # SASL mechanisms chosen by the master (spec 1.2.1, 1.6.1)
-        for mech, csync_user, imap_user in (("SCRAM-SHA-256", "dave", "erin"), ("DIGEST-MD5", "alice", "bob")):
+        for mech, csync_user, imap_user in (("SCRAM-SHA-256", "dave", "carol"), ("DIGEST-MD5", "alice", "bob")):
             force = {"force_sasl_client_mech": mech}
             self.replicate("t.sasl.%s-csync" % mech.lower(), self.sasl, csync_user, False, extra=force,
                            user="admin", flavour="csync", mech=mech)

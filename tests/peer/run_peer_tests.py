@@ -487,7 +487,7 @@ class PeerTests:
     def run(self):
         scenarios = [("a", self.scenario_a), ("b", self.scenario_b), ("f", self.scenario_f),
                      ("c", self.scenario_c), ("d", self.scenario_d), ("e", self.scenario_e),
-                     ("t", self.scenario_t), ("g", self.scenario_g), ("h", self.scenario_h)]
+                     ("t", self.scenario_t), ("h", self.scenario_h), ("g", self.scenario_g)]
         try:
             try:
                 self.setup()

@@ -60,6 +60,7 @@ dict_for() {
 # UBSan reports become crashes; LSan runs after each input that leaks.
 export UBSAN_OPTIONS="halt_on_error=1:abort_on_error=1:print_stacktrace=1"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
+export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$FUZZ_DIR/lsan.supp:print_suppressions=0}"
 
 failed=0
 printf '%-22s %12s %8s %8s  %s\n' target executions exec/s crashes result

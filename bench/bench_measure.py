@@ -113,6 +113,14 @@ class ClientRun:
             return ""
 
 
+def _kill_group(pid):
+    """sync_client runs in a session of its own: end that group, nothing else."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
 def run_sync_client(config_path, workdir, label, timeout):
     """sync_client -A; wall time, and its CPU and peak RSS from wait4()."""
     stderr_path = os.path.join(workdir, "%s.sync_client.stderr" % label)
@@ -121,7 +129,7 @@ def run_sync_client(config_path, workdir, label, timeout):
         t0 = time.monotonic()
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=err, stderr=err, start_new_session=True)
         # sync_client retries refused logins forever: a timer ends the run.
-        timer = threading.Timer(timeout, lambda: os.killpg(proc.pid, signal.SIGKILL))
+        timer = threading.Timer(timeout, _kill_group, args=(proc.pid,))
         timer.start()
         try:
             _, status, usage = os.wait4(proc.pid, 0)

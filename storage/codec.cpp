@@ -13,6 +13,7 @@ constexpr uint8_t kMailboxLayout = 1;
 constexpr uint8_t kRecordLayout = 1;
 constexpr uint8_t kQuotaLayout = 1;
 constexpr uint8_t kSeenLayout = 1;
+constexpr uint8_t kSieveLayout = 1;
 
 class Writer {
  public:
@@ -291,6 +292,28 @@ Status decode(std::string_view bytes, SeenEntry& s) {
   r.integer(s.lastchange);
   r.string(s.seenuids);
   return finish(r, "seen entry");
+}
+
+std::string encode(const SieveScript& s) {
+  std::string out;
+  out.reserve(1 + 4 + s.name.size() + 8 + 20 + 4 + s.content.size());
+  Writer w(out);
+  w.integer(kSieveLayout);
+  w.string(s.name);
+  w.integer(s.last_update);
+  w.guid(s.guid);
+  w.string(s.content);
+  return out;
+}
+
+Status decode(std::string_view bytes, SieveScript& s) {
+  Reader r(bytes);
+  if (!layout_is(r, kSieveLayout)) return Status::error(Errc::corrupt, "unknown sieve script layout");
+  r.string(s.name);
+  r.integer(s.last_update);
+  r.guid(s.guid);
+  r.string(s.content);
+  return finish(r, "sieve script");
 }
 
 std::string encode_u64(uint64_t value) {

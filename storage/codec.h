@@ -28,11 +28,13 @@ std::string encode(const Mailbox& mailbox);
 std::string encode(const MessageRecord& record);
 std::string encode(const QuotaRoot& quota);
 std::string encode(const SeenEntry& seen);
+std::string encode(const SieveScript& script);
 
 Status decode(std::string_view bytes, Mailbox& out);
 Status decode(std::string_view bytes, MessageRecord& out);
 Status decode(std::string_view bytes, QuotaRoot& out);
 Status decode(std::string_view bytes, SeenEntry& out);
+Status decode(std::string_view bytes, SieveScript& out);
 
 // A bare u64 / u32 (body reference counts, the format version).
 std::string encode_u64(uint64_t value);

@@ -3,6 +3,7 @@
 //   records  uniqueid \0 uid(4 bytes, big endian)   ascending uid within a mailbox
 //   subs     userid \0 mailbox                        a user's subscriptions, sorted
 //   seen     userid \0 uniqueid                       a user's \Seen state per mailbox
+//   sieve    userid \0 script name                    a user's Sieve scripts, by name
 //
 // The NUL separator makes "everything of one uniqueid/userid" a key prefix, so
 // one cursor range visits exactly that owner's entries (without it, the

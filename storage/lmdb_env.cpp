@@ -88,6 +88,8 @@ Status open_tables(MDB_env* env, Tables& t) {
   if (st) st = open_table(txn, "quotas", t.quotas);         // root -> QuotaRoot
   if (st) st = open_table(txn, "subs", t.subs);             // userid\0mailbox -> ""
   if (st) st = open_table(txn, "seen", t.seen);             // userid\0uniqueid -> SeenEntry
+  if (st) st = open_table(txn, "sieve", t.sieve);           // userid\0name -> SieveScript
+  if (st) st = open_table(txn, "sieve_active", t.sieve_active);  // userid -> name of the active script
   if (st) st = check_format(txn, t.meta);
   if (!st) {
     mdb_txn_abort(txn);

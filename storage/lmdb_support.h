@@ -21,6 +21,8 @@ struct Tables {
   MDB_dbi quotas = 0;
   MDB_dbi subs = 0;
   MDB_dbi seen = 0;
+  MDB_dbi sieve = 0;
+  MDB_dbi sieve_active = 0;
 };
 
 // Turns an LMDB return code into a Status and logs it as Cyrus would

@@ -109,4 +109,17 @@ struct SeenEntry {
   bool operator==(const SeenEntry&) const = default;
 };
 
+// A user's Sieve script as the master sent it (APPLY SIEVE, spec §3.9).
+// Without SIEVE-MAILBOX Cyrus replicates scripts as per-user data, not as
+// messages of a #sieve mailbox; which script is active is kept per user
+// beside them (at most one).
+struct SieveScript {
+  std::string name;          // without Cyrus's ".script" suffix
+  uint64_t last_update = 0;  // the master's LAST_UPDATE, as sent
+  Guid guid;                 // SHA-1 of content: set by the store, never by callers
+  std::string content;       // the script bytes, exactly as sent (any bytes)
+
+  bool operator==(const SieveScript&) const = default;
+};
+
 }  // namespace replicad::storage

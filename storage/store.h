@@ -96,6 +96,13 @@ class ReadView {
   virtual std::optional<SeenEntry> seen(std::string_view userid, std::string_view uniqueid) = 0;
   virtual Status for_each_seen(std::string_view userid,
                                const std::function<bool(const SeenEntry&)>& fn) = 0;
+
+  // A user's Sieve scripts (GUIDs filled in), one by name or all in name
+  // order, and the name of the one that is active, if any.
+  virtual std::optional<SieveScript> sieve_script(std::string_view userid, std::string_view name) = 0;
+  virtual Status for_each_sieve_script(std::string_view userid,
+                                       const std::function<bool(const SieveScript&)>& fn) = 0;
+  virtual std::optional<std::string> active_sieve_script(std::string_view userid) = 0;
 };
 
 // Write access, only inside a WriteJob on the writer thread.
@@ -131,6 +138,18 @@ class WriteView : public ReadView {
   // Removes a user's seen entry for one mailbox (APPLY UNUSER); not_found if
   // there is none.
   virtual Status delete_seen(std::string_view userid, std::string_view uniqueid) = 0;
+
+  // Stores or replaces a user's script; the store computes its GUID from
+  // the content.  An active script stays active when replaced.
+  virtual Status put_sieve_script(std::string_view userid, const SieveScript& script) = 0;
+  // Removes a script, and the user's activation with it if it was the
+  // active one; not_found if the user has no such script.
+  virtual Status delete_sieve_script(std::string_view userid, std::string_view name) = 0;
+  // Makes an existing script the user's only active one; not_found if the
+  // user has no script of that name.
+  virtual Status activate_sieve_script(std::string_view userid, std::string_view name) = 0;
+  // Leaves the user without an active script; not_found if none was active.
+  virtual Status deactivate_sieve_script(std::string_view userid) = 0;
 };
 
 // An open read transaction; ends when destroyed.

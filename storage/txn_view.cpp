@@ -472,4 +472,61 @@ Status TxnView::delete_seen(std::string_view userid, std::string_view uniqueid) 
   return del(t_.seen, *key, "seen");
 }
 
+// ---- Sieve scripts -------------------------------------------------------------
+
+std::optional<SieveScript> TxnView::sieve_script(std::string_view userid, std::string_view name) {
+  auto key = keys::owner_item(userid, name);
+  if (!key || name.empty()) return std::nullopt;
+  return find_decoded<SieveScript>(t_.sieve, *key, "sieve script");
+}
+
+Status TxnView::for_each_sieve_script(std::string_view userid,
+                                      const std::function<bool(const SieveScript&)>& fn) {
+  auto prefix = keys::owner_prefix(userid);
+  if (!prefix) return Status::success();
+  SieveScript script;
+  return scan(t_.sieve, *prefix, *prefix, "sieve script", [&](std::string_view key, std::string_view value) {
+    if (!codec::decode(value, script) || key.substr(prefix->size()) != script.name) return Visit::corrupt;
+    return fn(script) ? Visit::next : Visit::stop;
+  });
+}
+
+std::optional<std::string> TxnView::active_sieve_script(std::string_view userid) {
+  std::string_view name;
+  if (!keys::usable_owner(userid) || !get(t_.sieve_active, userid, name, "active sieve script"))
+    return std::nullopt;
+  return std::string(name);
+}
+
+Status TxnView::put_sieve_script(std::string_view userid, const SieveScript& script) {
+  auto key = keys::owner_item(userid, script.name);
+  if (!key || script.name.empty()) return unusable_key("sieve script", userid);
+  SieveScript stored = script;
+  // The GUID is what GET USER reports and the client compares (spec §4.1):
+  // derived here, so it always is the SHA-1 of exactly these bytes.
+  stored.guid = sha1_of(stored.content);
+  return put(t_.sieve, *key, codec::encode(stored), "sieve script");
+}
+
+Status TxnView::delete_sieve_script(std::string_view userid, std::string_view name) {
+  auto key = keys::owner_item(userid, name);
+  if (!key || name.empty()) return Status::error(Errc::not_found, "sieve script: not found");
+  if (Status st = del(t_.sieve, *key, "sieve script"); !st) return st;
+  if (active_sieve_script(userid) == name) return deactivate_sieve_script(userid);
+  return Status::success();
+}
+
+Status TxnView::activate_sieve_script(std::string_view userid, std::string_view name) {
+  auto key = keys::owner_item(userid, name);
+  if (!key || name.empty()) return Status::error(Errc::not_found, "sieve script: not found");
+  std::string_view stored;
+  if (Status st = get(t_.sieve, *key, stored, "sieve script"); !st) return st;
+  return put(t_.sieve_active, userid, name, "active sieve script");
+}
+
+Status TxnView::deactivate_sieve_script(std::string_view userid) {
+  if (!keys::usable_owner(userid)) return Status::error(Errc::not_found, "active sieve script: not found");
+  return del(t_.sieve_active, userid, "active sieve script");
+}
+
 }  // namespace replicad::storage

@@ -7,7 +7,9 @@
 //   * every record belongs to an existing mailbox's uniqueid;
 //   * bodyrefs[guid] = number of records, in any mailbox, carrying that GUID
 //     (expunged ones included: they keep their body if it is there);
-//   * a body without references does not outlive the job that left it so.
+//   * a body without references does not outlive the job that left it so;
+//   * a user's active Sieve script (`sieve_active`) is one of the user's
+//     scripts (`sieve`).
 // Views returned by body() point into LMDB's map (or, in a write transaction,
 // into its dirty pages) and are valid until the transaction ends or, in a
 // write transaction, until its next change.
@@ -45,6 +47,10 @@ class TxnView final : public WriteView {
   std::optional<SeenEntry> seen(std::string_view userid, std::string_view uniqueid) override;
   Status for_each_seen(std::string_view userid,
                        const std::function<bool(const SeenEntry&)>& fn) override;
+  std::optional<SieveScript> sieve_script(std::string_view userid, std::string_view name) override;
+  Status for_each_sieve_script(std::string_view userid,
+                               const std::function<bool(const SieveScript&)>& fn) override;
+  std::optional<std::string> active_sieve_script(std::string_view userid) override;
 
   // WriteView.  Beyond store.h: put_mailbox answers `exists` when the name is
   // held by another uniqueid or the uniqueid by another name (rename or delete
@@ -64,6 +70,10 @@ class TxnView final : public WriteView {
   Status remove_subscription(std::string_view userid, std::string_view mailbox) override;
   Status put_seen(std::string_view userid, const SeenEntry& seen) override;
   Status delete_seen(std::string_view userid, std::string_view uniqueid) override;
+  Status put_sieve_script(std::string_view userid, const SieveScript& script) override;
+  Status delete_sieve_script(std::string_view userid, std::string_view name) override;
+  Status activate_sieve_script(std::string_view userid, std::string_view name) override;
+  Status deactivate_sieve_script(std::string_view userid) override;
 
   // For the writer, once a job's apply() succeeded: deletes the bodies the
   // job left without references.

@@ -646,6 +646,103 @@ TEST_CASE("quotas, subscriptions and seen state", "[store]") {
   CHECK(txn->view().quota("user.alice"));
 }
 
+TEST_CASE("Sieve scripts: GUID from the bytes, name order, one active script per user", "[store][sieve]") {
+  Harness h;
+  const std::string odd("keep;\0\r\n\xff", 10);
+  SieveScript stale{"b", 7, kGuidA, odd};  // a caller's GUID is not believed
+  REQUIRE(h.apply([&](WriteView& w) {
+    if (Status st = w.put_sieve_script("frank", stale); !st) return st;
+    if (Status st = w.put_sieve_script("frank", SieveScript{"a", 5, {}, "keep;\n"}); !st) return st;
+    if (Status st = w.put_sieve_script("frankie", SieveScript{"c", 6, {}, ""}); !st) return st;
+    return w.activate_sieve_script("frank", "b");
+  }).ok());
+
+  auto list = [&](std::string_view user) {
+    auto txn = h.read();
+    std::vector<SieveScript> out;
+    REQUIRE(txn->view().for_each_sieve_script(user, [&](const SieveScript& s) {
+      out.push_back(s);
+      return true;
+    }).ok());
+    return out;
+  };
+  std::vector<SieveScript> frank = list("frank");
+  REQUIRE(frank.size() == 2);
+  CHECK(frank[0] == SieveScript{"a", 5, sha1_of("keep;\n"), "keep;\n"});
+  CHECK(frank[1] == SieveScript{"b", 7, sha1_of(odd), odd});
+  CHECK(list("frankie").size() == 1);
+  CHECK(list("fran").empty());
+  {
+    auto txn = h.read();
+    CHECK(txn->view().active_sieve_script("frank") == std::optional<std::string>("b"));
+    CHECK_FALSE(txn->view().active_sieve_script("frankie"));
+    CHECK(txn->view().sieve_script("frankie", "c")->guid == sha1_of(""));
+    CHECK_FALSE(txn->view().sieve_script("frank", "c"));
+  }
+
+  SECTION("activating a missing script fails and changes nothing") {
+    CHECK(h.apply([](WriteView& w) { return w.activate_sieve_script("frank", "zzz"); }).code == Errc::not_found);
+    CHECK(h.read()->view().active_sieve_script("frank") == std::optional<std::string>("b"));
+  }
+  SECTION("replacing the active script keeps it active; activating another moves the mark") {
+    REQUIRE(h.apply([](WriteView& w) { return w.put_sieve_script("frank", SieveScript{"b", 8, {}, "stop;"}); }).ok());
+    CHECK(h.read()->view().active_sieve_script("frank") == std::optional<std::string>("b"));
+    CHECK(h.read()->view().sieve_script("frank", "b")->guid == sha1_of("stop;"));
+    REQUIRE(h.apply([](WriteView& w) { return w.activate_sieve_script("frank", "a"); }).ok());
+    CHECK(h.read()->view().active_sieve_script("frank") == std::optional<std::string>("a"));
+  }
+  SECTION("deleting the active script deactivates; deleting another does not") {
+    REQUIRE(h.apply([](WriteView& w) { return w.delete_sieve_script("frank", "a"); }).ok());
+    CHECK(h.read()->view().active_sieve_script("frank") == std::optional<std::string>("b"));
+    REQUIRE(h.apply([](WriteView& w) { return w.delete_sieve_script("frank", "b"); }).ok());
+    CHECK_FALSE(h.read()->view().active_sieve_script("frank"));
+    CHECK(list("frank").empty());
+    CHECK(h.apply([](WriteView& w) { return w.delete_sieve_script("frank", "b"); }).code == Errc::not_found);
+    CHECK(h.apply([](WriteView& w) { return w.deactivate_sieve_script("frank"); }).code == Errc::not_found);
+  }
+  SECTION("deactivation keeps the scripts") {
+    REQUIRE(h.apply([](WriteView& w) { return w.deactivate_sieve_script("frank"); }).ok());
+    CHECK_FALSE(h.read()->view().active_sieve_script("frank"));
+    CHECK(list("frank").size() == 2);
+  }
+  SECTION("unusable names are refused") {
+    CHECK_FALSE(h.apply([](WriteView& w) { return w.put_sieve_script("", SieveScript{"a", 1, {}, ""}); }).ok());
+    CHECK_FALSE(h.apply([](WriteView& w) { return w.put_sieve_script("frank", SieveScript{"", 1, {}, ""}); }).ok());
+    CHECK_FALSE(h.apply([](WriteView& w) {
+      return w.put_sieve_script("frank", SieveScript{std::string(600, 'n'), 1, {}, ""});
+    }).ok());
+  }
+  SECTION("they survive reopening") {
+    h.close();
+    h.open();
+    CHECK(list("frank") == frank);
+    CHECK(h.read()->view().active_sieve_script("frank") == std::optional<std::string>("b"));
+  }
+}
+
+TEST_CASE("a Sieve script that does not decode, or sits under another name, is corrupt", "[store][sieve]") {
+  Harness h;
+  REQUIRE(h.apply([](WriteView& w) { return w.put_sieve_script("frank", SieveScript{"a", 1, {}, "keep;"}); }).ok());
+  std::string dir = h.dir.file("db");
+  h.close();
+  std::string misfiled = codec::encode(SieveScript{"other", 1, sha1_of("x"), "x"});
+  poke(dir, "sieve", std::string("frank\0b", 7), misfiled);
+  poke(dir, "sieve", std::string("frank\0c", 7), "\x01garbage");
+  h.open();
+  auto txn = h.read();
+  CHECK(txn->view().for_each_sieve_script("frank", [](const SieveScript&) { return true; }).code == Errc::corrupt);
+  CHECK_FALSE(txn->view().sieve_script("frank", "c"));
+  CHECK(txn->view().sieve_script("frank", "a"));
+
+  SieveScript round;
+  SieveScript s{"n", 3, sha1_of("x"), std::string("a\0b", 3)};
+  REQUIRE(codec::decode(codec::encode(s), round).ok());
+  CHECK(round == s);
+  std::string bytes = codec::encode(s);
+  for (size_t n = 0; n < bytes.size(); ++n)
+    CHECK(codec::decode(std::string_view(bytes).substr(0, n), round).code == Errc::corrupt);
+}
+
 // ---- transactions -------------------------------------------------------------------
 
 TEST_CASE("read snapshots are isolated and several can be held by one thread", "[store][txn]") {

@@ -51,7 +51,8 @@ struct SeenRequest {
   storage::SeenEntry entry;
 };
 
-// Everything the replica holds for a user (spec §3.12).  Cyrus walks only
+// Everything the replica holds for a user (spec §3.12): subscriptions,
+// mailboxes, quota roots, seen state and Sieve scripts.  Cyrus walks only
 // the INBOX tree; the user's deleted folders go too, so that nothing of the
 // user is reported afterwards.
 ApplyOutcome remove_user(WriteView& w, const std::string& userid, const ApplyContext& ctx) {
@@ -96,9 +97,20 @@ ApplyOutcome remove_user(WriteView& w, const std::string& userid, const ApplyCon
     if (Status del = w.delete_seen(userid, uniqueid); !absent_is_fine(del))
       return ApplyOutcome::store_failure(std::move(del));
 
+  std::vector<std::string> scripts;
+  st = w.for_each_sieve_script(userid, [&](const storage::SieveScript& script) {
+    scripts.push_back(script.name);
+    return true;
+  });
+  if (!st) return ApplyOutcome::store_failure(std::move(st));
+  // Deleting the active script deactivates it too.
+  for (const std::string& name : scripts)
+    if (Status del = w.delete_sieve_script(userid, name); !absent_is_fine(del))
+      return ApplyOutcome::store_failure(std::move(del));
+
   log::emit(log::Level::info, ctx.session_id,
-            "unuser {}: removed {} mailboxes, {} subscriptions, {} quota roots, {} seen entries", userid,
-            mailboxes.size(), subscriptions.size(), roots.size(), seen.size());
+            "unuser {}: removed {} mailboxes, {} subscriptions, {} quota roots, {} seen entries, {} sieve scripts",
+            userid, mailboxes.size(), subscriptions.size(), roots.size(), seen.size(), scripts.size());
   return ApplyOutcome::success();
 }
 

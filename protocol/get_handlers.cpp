@@ -15,6 +15,7 @@
 #include "protocol/sync_handlers.h"
 #include "protocol/sync_names.h"
 #include "protocol/sync_quota.h"
+#include "protocol/sync_sieve.h"
 #include "server/log.h"
 
 namespace replicad::protocol::handlers {
@@ -80,9 +81,10 @@ void write_quota_line(std::string& out, const storage::QuotaRoot& quota) {
   close_line(out);
 }
 
-// SEEN lines and the LSUB line of a user (Cyrus user_meta; the SIEVE lines
-// it adds without SIEVE-MAILBOX need a script store this replica does not have).
-storage::Status write_user_meta(ReadView& view, std::string_view userid, std::string& out) {
+// SEEN lines, the LSUB line and, unless SIEVE-MAILBOX is enabled (scripts
+// then travel as the #sieve mailbox), the SIEVE lines of a user (Cyrus
+// user_meta).
+storage::Status write_user_meta(ReadView& view, std::string_view userid, bool sieve_mailbox, std::string& out) {
   storage::Status st = view.for_each_seen(userid, [&](const storage::SeenEntry& seen) {
     KvWriter kv(open_line(out, "SEEN"));
     kv.str("UNIQUEID", seen.uniqueid);
@@ -103,6 +105,7 @@ storage::Status write_user_meta(ReadView& view, std::string_view userid, std::st
     list.close();
     close_line(out);
   }
+  if (!sieve_mailbox) st = write_sieve_lines(view, userid, out);
   return st;
 }
 
@@ -139,7 +142,8 @@ SyncReply get_user(ReadView& view, const Dlist& value, const GetContext& ctx) {
     if (std::optional<storage::QuotaRoot> quota = view.quota(root)) write_quota_line(data, *quota);
   // Seen state and subscriptions only for a user that really exists.
   if (lines.real_mailbox_seen())
-    if (storage::Status st = write_user_meta(view, *userid, data); !st) return read_failure(ctx, st);
+    if (storage::Status st = write_user_meta(view, *userid, ctx.sieve_mailbox, data); !st)
+      return read_failure(ctx, st);
   return make_reply(SyncError::ok, std::move(data));
 }
 
@@ -147,7 +151,7 @@ SyncReply get_meta(ReadView& view, const Dlist& value, const GetContext& ctx) {
   std::optional<std::string> userid = atom_value(value);
   if (!userid) return make_reply(SyncError::bad_parameters);
   std::string data;
-  if (storage::Status st = write_user_meta(view, *userid, data); !st) return read_failure(ctx, st);
+  if (storage::Status st = write_user_meta(view, *userid, ctx.sieve_mailbox, data); !st) return read_failure(ctx, st);
   return make_reply(SyncError::ok, std::move(data));
 }
 
@@ -256,11 +260,25 @@ SyncReply get_annotation(ReadView& view, const Dlist& value, const GetContext&) 
   return make_reply(SyncError::ok, std::move(data));
 }
 
-SyncReply get_fetch_sieve(ReadView&, const Dlist& value, const GetContext&) {
-  if (!value.is_kvlist() || !to_atom(value.get("USERID")) || !to_atom(value.get("FILENAME")))
-    return make_reply(SyncError::bad_parameters);
-  // No Sieve scripts are stored by this replica (APPLY SIEVE is refused).
-  return make_reply(SyncError::mailbox_nonexistent);
+SyncReply get_fetch_sieve(ReadView& view, const Dlist& value, const GetContext&) {
+  if (!value.is_kvlist()) return make_reply(SyncError::bad_parameters);
+  std::optional<std::string> userid = to_atom(value.get("USERID"));
+  std::optional<std::string> filename = to_atom(value.get("FILENAME"));
+  if (!userid || !filename) return make_reply(SyncError::bad_parameters);
+
+  SieveFileName file = parse_sieve_file_name(*filename);
+  std::optional<storage::SieveScript> script =
+      file.kind == SieveFileName::Kind::script ? view.sieve_script(*userid, file.script) : std::nullopt;
+  if (!script) return make_reply(SyncError::mailbox_nonexistent);
+
+  std::string data;
+  KvWriter kv(open_line(data, "SIEVE"));
+  kv.str("USERID", *userid);
+  kv.str("FILENAME", *filename);
+  kv.str("CONTENT", script->content);
+  kv.close();
+  close_line(data);
+  return make_reply(SyncError::ok, std::move(data));
 }
 
 }  // namespace replicad::protocol::handlers

@@ -67,11 +67,15 @@ void SyncCore::apply(const std::shared_ptr<SyncSession>& session, std::string_vi
     plan = handlers::plan_unuser(value, ctx);
   else if (kind == "ANNOTATION" || kind == "UNANNOTATION")
     plan = handlers::plan_annotation(value, ctx, kind == "ANNOTATION");
-  else if (kind == "SIEVE" || kind == "UNSIEVE" || kind == "ACTIVATE_SIEVE" || kind == "UNACTIVATE_SIEVE") {
-    // Scripts are not stored yet: refuse rather than pretend.
-    log::emit(log::Level::error, s.id, "SYNCERROR: sieve scripts are not supported command=<APPLY {}>", kind);
-    return done(make_reply(SyncError::protocol_error));
-  } else {
+  else if (kind == "SIEVE")
+    plan = handlers::plan_sieve(value, ctx);
+  else if (kind == "UNSIEVE")
+    plan = handlers::plan_unsieve(value, ctx);
+  else if (kind == "ACTIVATE_SIEVE")
+    plan = handlers::plan_activate_sieve(value, ctx);
+  else if (kind == "UNACTIVATE_SIEVE")
+    plan = handlers::plan_unactivate_sieve(value, ctx);
+  else {
     return done(unknown_kind(s, "APPLY", kind));
   }
   if (plan.answer) return done(std::move(*plan.answer));

@@ -1,6 +1,6 @@
 // The handlers behind SyncCore (sync_core.cpp dispatches to them), grouped
 // one file per family: apply_mailbox.cpp, apply_reserve_message.cpp,
-// apply_folders.cpp, apply_user_state.cpp, get_handlers.cpp.
+// apply_folders.cpp, apply_user_state.cpp, apply_sieve.cpp, get_handlers.cpp.
 //
 // Threads: everything here is called on the loop thread except ApplyWork,
 // which runs on the store's writer thread inside one write job.  So a write
@@ -74,6 +74,10 @@ ApplyPlan plan_subscription(const Dlist& value, const ApplyContext& ctx, bool su
 ApplyPlan plan_seen(const Dlist& value, const ApplyContext& ctx);
 ApplyPlan plan_unuser(const Dlist& value, const ApplyContext& ctx);
 ApplyPlan plan_annotation(const Dlist& value, const ApplyContext& ctx, bool set);
+ApplyPlan plan_sieve(const Dlist& value, const ApplyContext& ctx);
+ApplyPlan plan_unsieve(const Dlist& value, const ApplyContext& ctx);
+ApplyPlan plan_activate_sieve(const Dlist& value, const ApplyContext& ctx);
+ApplyPlan plan_unactivate_sieve(const Dlist& value, const ApplyContext& ctx);
 
 // ---- APPLY that need no write job ---------------------------------------
 // RESERVE reads the store and pins GUIDs in the session's staging.

@@ -22,6 +22,13 @@ GROUPS = [
      ["domains-a-initial-user", "domains-b-noop", "domains-c-all", "domains-d-delete", "domains-e-imap"]),
     ("shared", "a shared mailbox in mailbox mode", ["shared-a-mailbox", "shared-b-incremental"]),
     ("intermediate", "an intermediate sent in its short form", ["tomb-e-intermediate-new"]),
+    # Without SIEVE-MAILBOX (the proxy hid it).  Not sieve-e: there Cyrus
+    # ignores `UNSIEVE <x>.bc` and keeps <x> active, where replicad
+    # deactivates it by design (spec 3.9; test_sync_sieve.cpp covers it).
+    # Not sieve-g: it enables SIEVE-MAILBOX for a user whose scripts Cyrus
+    # keeps in a #sieve mailbox of its own, which replicad does not have.
+    ("sieve", "Sieve scripts without SIEVE-MAILBOX, both flavours",
+     ["sieve-a-initial", "sieve-b-noop", "sieve-c-new-active", "sieve-d-delete-meta", "sieve-f-imap"]),
 ]
 DELIM = "CYRUSLOG"
 

@@ -27,6 +27,7 @@ import subprocess
 import time
 
 import netutil
+from banner_filter import BannerFilter
 
 CYRUS_BIN = "/usr/lib/cyrus/bin"
 REQUIRED_BINARIES = ("master", "imapd", "lmtpd", "sync_server", "timsieved",
@@ -71,7 +72,7 @@ class CyrusInstance:
     ADMIN = "admin"
 
     def __init__(self, directory, servername, logins, admin_password="admin-secret",
-                 extra_conf=None):
+                 extra_conf=None, hide_sieve_mailbox=False):
         self.dir = os.path.abspath(directory)
         self.servername = servername
         self.logins = dict(logins)
@@ -80,6 +81,13 @@ class CyrusInstance:
         self.host = netutil.HOST
         self.ports = {}
         self.master_pid = None
+        # As a replication target: announce no SIEVE-MAILBOX in either
+        # flavour, as replicad does not, so that sync_client replicates
+        # Sieve scripts with APPLY SIEVE instead of as a #sieve mailbox.
+        self.hide_sieve_mailbox = hide_sieve_mailbox
+        self.banner_filter = None
+        if hide_sieve_mailbox:
+            self.extra_conf.setdefault("suppress_capabilities", "X-SIEVE-MAILBOX")
 
     # -- paths and credentials -------------------------------------------------
 
@@ -105,6 +113,10 @@ class CyrusInstance:
 
     @property
     def csync_port(self):
+        """Where replication clients connect for CSYNC (with
+        hide_sieve_mailbox: the banner filter in front of sync_server)."""
+        if self.banner_filter is not None:
+            return self.banner_filter.port
         return self.ports["csync"]
 
     @property
@@ -224,6 +236,8 @@ class CyrusInstance:
             try:
                 self._start_master()
                 self._wait_ready()
+                if self.hide_sieve_mailbox:
+                    self.banner_filter = BannerFilter(self.host, self.ports["csync"], [b"* SIEVE-MAILBOX"])
                 return self
             except CyrusError as e:
                 last_error = e
@@ -272,6 +286,9 @@ class CyrusInstance:
     def stop(self, grace=15.0):
         """Stop master (SIGTERM: master forwards it to its children and waits
         for them), SIGKILL what is left after `grace` seconds."""
+        if self.banner_filter is not None:
+            self.banner_filter.close()
+            self.banner_filter = None
         pid = self.master_pid
         self.master_pid = None
         if pid is None or not netutil.pid_alive(pid) or not self._is_our_master(pid):
@@ -319,6 +336,9 @@ def stop_instances(instances, grace=15.0):
     t0 = time.monotonic()
     pending = []
     for inst in instances:
+        if inst.banner_filter is not None:
+            inst.banner_filter.close()
+            inst.banner_filter = None
         pid = inst.master_pid
         if pid and netutil.pid_alive(pid) and inst._is_our_master(pid):
             pending.append((inst, pid, netutil.children_of(pid)))

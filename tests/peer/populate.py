@@ -11,12 +11,14 @@ For every user U (deterministic for a given seed):
             STORE changes, a few expunges, SUBSCRIBE (all but one folder),
             SETMETADATA /private/comment (and /shared/comment on Sent)
   via LMTP  deliveries into INBOX
+  via ManageSieve  the user's Sieve scripts (SIEVE_SCRIPTS), one of them
+            made active (all users but dave; carol's stays inactive)
 Finally every user's neighbour marks messages of the user's Archive \\Seen
 (non-owner seen state: SEEN lines in GET USER of the reader).
-No Sieve scripts (yet).
 """
 import mailgen
 from imap_session import ImapSession, lmtp_deliver, mutf7
+from managesieve import ManageSieve
 
 # (folder below INBOX, special-use attribute)
 FOLDERS = (
@@ -30,15 +32,37 @@ FOLDERS = (
     ("Scratch", None),             # mutate deletes it (special-use ones are protected)
 )
 UNSUBSCRIBED = "Boîte à idées"     # so that LSUB differs from the folder list
+
+# Sieve scripts by name; "%(user)s" and "%(seed)s" are filled in.  bob's
+# rules have CR LF line ends: scripts travel as the bytes the user uploaded.
+RULES = """require ["fileinto", "imap4flags"];
+# rules of %(user)s (seed %(seed)s)
+if header :contains "subject" "Invoice" {
+    fileinto "INBOX.Archive";
+    stop;
+}
+if header :contains "from" "mallory" {
+    addflag "\\\\Flagged";
+}
+keep;
+"""
+VACATION = """require ["vacation"];
+vacation :days 7 :subject "Away" "%(user)s is away (seed %(seed)s).";
+"""
+FILTERS = """require ["fileinto"];
+if size :over 500K { fileinto "INBOX.Archive"; }
+"""
 KEYWORDS = ("$Label1", "Project-X", "$Forwarded", "NonJunk")
 
 
 class User:
-    def __init__(self, name, password, quota=None, big_message=False):
+    def __init__(self, name, password, quota=None, big_message=False, sieve=(), active_sieve=None):
         self.name = name
         self.password = password
         self.quota = quota                 # (storage KB, messages) or None
         self.big_message = big_message
+        self.sieve = tuple(sieve)          # ((script name, template), ...)
+        self.active_sieve = active_sieve   # name of the active script, or None
 
     def folders(self):
         return ["INBOX"] + ["INBOX." + f for f, _ in FOLDERS]
@@ -50,11 +74,14 @@ class User:
 
 def default_users():
     return [
-        User("alice", "alice-secret", quota=(4_000_000, 90_000), big_message=True),
-        User("bob", "bob-secret", quota=(3_000_000, 80_000), big_message=True),
-        User("carol", "carol-secret", quota=(2_000_000, 70_000)),
+        User("alice", "alice-secret", quota=(4_000_000, 90_000), big_message=True,
+             sieve=(("rules", RULES), ("vacation", VACATION)), active_sieve="rules"),
+        User("bob", "bob-secret", quota=(3_000_000, 80_000), big_message=True,
+             sieve=(("rules", RULES.replace("\n", "\r\n")),), active_sieve="rules"),
+        User("carol", "carol-secret", quota=(2_000_000, 70_000), sieve=(("filters", FILTERS),)),
         User("dave", "dave-secret"),
-        User("erin", "erin-secret", quota=(1_000_000, 60_000)),
+        User("erin", "erin-secret", quota=(1_000_000, 60_000),
+             sieve=(("vacation", VACATION),), active_sieve="vacation"),
     ]
 
 
@@ -64,10 +91,11 @@ class PopulateStats:
         self.bytes = 0
         self.expunged = 0
         self.delivered = 0
+        self.scripts = 0
 
     def __str__(self):
-        return "%d appended (%d bytes), %d expunged, %d via LMTP" % (
-            self.appended, self.bytes, self.expunged, self.delivered)
+        return "%d appended (%d bytes), %d expunged, %d via LMTP, %d Sieve scripts" % (
+            self.appended, self.bytes, self.expunged, self.delivered, self.scripts)
 
 
 def _flags_for(rng, folder):
@@ -139,6 +167,14 @@ def populate_user(master, user, users, seed, messages_per_folder, stats):
         lmtp_deliver(master.host, master.lmtp_port, user.name,
                      mailgen.make_message(rng, user.name, "lmtp", 100 + i))
         stats.delivered += 1
+
+    if user.sieve:
+        with ManageSieve(master.host, master.sieve_port, user.name, user.password) as sieve:
+            for name, template in user.sieve:
+                sieve.put_script(name, template % {"user": user.name, "seed": seed})
+                stats.scripts += 1
+            if user.active_sieve:
+                sieve.set_active(user.active_sieve)
 
 
 def read_neighbours_archive(master, users):

@@ -9,7 +9,18 @@ are reported:
   * ANNOTATIONS elements are keyed by (ENTRY, USERID): the client compares
     them as a set;
   * FLAGS and LSUB are compared as sets (the client does);
-everything else, ACL strings included, must be byte-identical.
+everything else, ACL strings included, must be byte-identical -- except
+two values a Cyrus replica makes up itself when it stores Sieve scripts
+(spec 3.9: it files them as messages of a #sieve folder of its own):
+  * SIEVE LAST_UPDATE of a `.script` entry is the Cyrus replica's own store
+    time, while replicad keeps the master's LAST_UPDATE;
+  * QUOTA MODSEQ of a user with scripts: the Cyrus replica's #sieve folder
+    and its messages bump it, replicad keeps the MODSEQ the master sent.
+These are left out of the reference comparison and, when a session to the
+master is given, checked against the master's own answer instead: the
+LAST_UPDATE must be the master's; the quota MODSEQ must not exceed the
+master's (the master's moves on with its own script changes, and the
+client, comparing limits only, does not resend an unchanged quota).
 """
 import dlist
 
@@ -120,27 +131,74 @@ class Comparison:
         self.differences = []
         self.mailboxes = 0
         self.records = 0
+        self.scripts = 0
 
     def __bool__(self):
         return not self.differences
 
     def summary(self, limit=12):
         if not self.differences:
-            return "identical (%d mailboxes, %d records)" % (self.mailboxes, self.records)
+            scripts = ", %d Sieve scripts" % self.scripts if self.scripts else ""
+            return "identical (%d mailboxes, %d records%s)" % (self.mailboxes, self.records, scripts)
         shown = self.differences[:limit]
         more = len(self.differences) - len(shown)
         return "%d differences%s:\n    %s" % (
             len(self.differences), " (first %d)" % limit if more > 0 else "", "\n    ".join(shown))
 
 
-def compare_users(ref, target, users, names=("ref", "target")):
-    """GET USER for each user and GET FULLMAILBOX for every mailbox either
-    side reports, on two authenticated SyncClients."""
+def _set_aside(entry, field):
+    """Removes and returns one field of a canonical kvlist (None if absent)."""
+    return entry.pop(field, None) if isinstance(entry, dict) else None
+
+
+def _replica_local_values(ref_reply, tgt_reply, master_reply, path, names):
+    """Takes the values a Cyrus replica makes up itself out of both canonical
+    replies (see the module doc) and checks the target's against the master's."""
+    out = []
+    checks = []     # (what, target value, master value, test)
+    master_reply = master_reply or {}
+    for filename, entry in ref_reply.get("SIEVE", {}).items():
+        if filename.endswith(".script"):
+            _set_aside(entry, "LAST_UPDATE")
+    for filename, entry in tgt_reply.get("SIEVE", {}).items():
+        if filename.endswith(".script"):
+            mine = _set_aside(entry, "LAST_UPDATE")
+            theirs = master_reply.get("SIEVE", {}).get(filename)
+            if theirs is not None:
+                checks.append(("SIEVE.%s.LAST_UPDATE" % filename, mine, theirs.get("LAST_UPDATE"), "=="))
+    if ref_reply.get("SIEVE"):
+        for root, entry in ref_reply.get("QUOTA", {}).items():
+            _set_aside(entry, "MODSEQ")
+        for root, entry in tgt_reply.get("QUOTA", {}).items():
+            mine = _set_aside(entry, "MODSEQ")
+            theirs = master_reply.get("QUOTA", {}).get(root)
+            if theirs is not None:
+                checks.append(("QUOTA.%s.MODSEQ" % root, mine, theirs.get("MODSEQ"), "<="))
+    for what, mine, theirs, test in checks:
+        if test == "==" and mine == theirs:
+            continue
+        if test == "<=" and mine is not None and theirs is not None and int(mine) <= int(theirs):
+            continue
+        out.append("%s.%s: expected %s master's %s, %s=%s" % (path, what, test, _short(theirs), names[1],
+                                                             _short(mine)))
+    return out
+
+
+def compare_users(ref, target, users, names=("ref", "target"), master=None):
+    """GET USER and GET META for each user and GET FULLMAILBOX for every
+    mailbox either side reports, on authenticated SyncClients (`master`, a
+    session to the master's own sync_server, is optional)."""
     result = Comparison()
     for user in users:
-        ref_user = canon_reply(ref.get_user(user))
-        tgt_user = canon_reply(target.get_user(user))
-        result.differences += diff(ref_user, tgt_user, "GET USER %s" % user, names)
+        for what, get in (("USER", lambda c: c.get_user(user)), ("META", lambda c: c.get_meta(user))):
+            ref_reply, tgt_reply = canon_reply(get(ref)), canon_reply(get(target))
+            master_reply = canon_reply(get(master)) if master is not None else None
+            path = "GET %s %s" % (what, user)
+            result.differences += _replica_local_values(ref_reply, tgt_reply, master_reply, path, names)
+            result.differences += diff(ref_reply, tgt_reply, path, names)
+            if what == "USER":
+                ref_user, tgt_user = ref_reply, tgt_reply
+                result.scripts += sum(1 for f in ref_reply.get("SIEVE", {}) if f.endswith(".script"))
         mailboxes = list(ref_user.get("MAILBOX", {}))
         if not mailboxes:
             result.differences.append("GET USER %s: %s holds no mailbox for this user "

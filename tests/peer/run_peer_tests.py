@@ -17,6 +17,8 @@ Scenarios (each check prints `PASS name` or `FAIL name: reason`):
   c  sync_client -A
   d  changes on the master, incremental -u runs in both flavours
   e  -m user.alice.Sent (CSYNC) and -m user.carol.Sent (IMAP flavour)
+  s  Sieve scripts changed on the master (ManageSieve): changed, deleted,
+     newly active, first script, deactivated; -u and -s, both flavours
   g  replicad stops cleanly on SIGTERM (replicad target only)
   h  connection handling: IPv6 listener, maxconnections, preauth and idle timeouts
   t  TLS, COMPRESS and SASL mechanisms: sync_client over STARTTLS (which
@@ -49,6 +51,7 @@ import netutil                                         # noqa: E402
 import populate                                        # noqa: E402
 import replica_compare                                 # noqa: E402
 import sync_runner                                     # noqa: E402
+import sieve_scenarios                                 # noqa: E402
 import tls_scenarios                                   # noqa: E402
 from dlist import FileLiteral, KvList, text as dlist_text   # noqa: E402
 from replica import Replicad                           # noqa: E402
@@ -109,12 +112,15 @@ class PeerTests:
         self.master = cyrus_instance.CyrusInstance(
             os.path.join(self.root, "master"), "peer-master-" + tag,
             {u.name: u.password for u in self.users.values()})
+        # Replication targets offer no SIEVE-MAILBOX, like replicad (spec 3.15):
+        # scripts then travel as APPLY SIEVE to both, comparably.
         self.ref = cyrus_instance.CyrusInstance(
-            os.path.join(self.root, "ref"), "peer-ref-" + tag, dict([NONADMIN]))
+            os.path.join(self.root, "ref"), "peer-ref-" + tag, dict([NONADMIN]), hide_sieve_mailbox=True)
         instances = [self.master, self.ref]
         if self.args.target == "cyrus":
             self.target = cyrus_instance.CyrusInstance(
-                os.path.join(self.root, "target"), "peer-target-" + tag, dict([NONADMIN]))
+                os.path.join(self.root, "target"), "peer-target-" + tag, dict([NONADMIN]),
+                hide_sieve_mailbox=True)
             instances.append(self.target)
         cyrus_instance.start_instances(instances)
         if self.args.target == "replicad":
@@ -205,7 +211,15 @@ class PeerTests:
         try:
             target = self.session(self.target)
             try:
-                if users:
+                if users and isinstance(self.target, Replicad):
+                    # the master's own answers, for the values a Cyrus replica
+                    # makes up and replicad keeps as the master sent them
+                    master = self.session(self.master)
+                    try:
+                        result = replica_compare.compare_users(ref, target, users, master=master)
+                    finally:
+                        master.close()
+                elif users:
                     result = replica_compare.compare_users(ref, target, users)
                 else:
                     result = replica_compare.compare_mailboxes(ref, target, mailboxes)
@@ -450,6 +464,10 @@ class PeerTests:
                        lambda mbox=mbox, imap=imap, flavour=flavour:
                        self.expect_converged("e-%s-%s-again" % (flavour, mbox), ["-m", mbox], imap))
 
+    def scenario_s(self):
+        """Sieve scripts changing on the master (sieve_scenarios.py)."""
+        sieve_scenarios.SieveScenarios(self).scenario()
+
     def scenario_g(self):
         if not isinstance(self.target, Replicad):
             return
@@ -487,7 +505,10 @@ class PeerTests:
     def run(self):
         scenarios = [("a", self.scenario_a), ("b", self.scenario_b), ("f", self.scenario_f),
                      ("c", self.scenario_c), ("d", self.scenario_d), ("e", self.scenario_e),
-                     ("t", self.scenario_t), ("h", self.scenario_h), ("g", self.scenario_g)]
+                     ("t", self.scenario_t), ("h", self.scenario_h),
+                     # s changes the master's users: after t, whose fresh
+                     # replicas are compared with the reference
+                     ("s", self.scenario_s), ("g", self.scenario_g)]
         try:
             try:
                 self.setup()

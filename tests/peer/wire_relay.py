@@ -65,6 +65,8 @@ def _summarise_argument(kind, value):
             return dlist.text(value.get("ROOT"))
         if kind == "SEEN":
             return "%s %s" % (dlist.text(value.get("USERID")), dlist.text(value.get("UNIQUEID")))
+        if kind in ("SIEVE", "UNSIEVE", "ACTIVATE_SIEVE", "UNACTIVATE_SIEVE"):
+            return " ".join(dlist.text(value.get(k)) for k in ("USERID", "FILENAME") if value.get(k) is not None)
     if kind == "MESSAGE" and isinstance(value, list):
         return "%d files" % len(value)
     t = dlist.text(value)

@@ -5,6 +5,7 @@
 
 #include "protocol/sync_core.h"
 
+#include "protocol/command_subject.h"
 #include "protocol/sync_handlers.h"
 #include "server/log.h"
 
@@ -28,13 +29,53 @@ SyncReply no_snapshot(const std::string& session_id) {
   return make_reply(SyncError::unknown);
 }
 
+// APPLY kinds that never run a store job: only these can be OK without a commit.
+bool writes_nothing(std::string_view kind) {
+  return kind == "MESSAGE" || kind == "RESERVE" || kind == "CAPABILITIES" || kind == "FORCE";
+}
+
 }  // namespace
 
 SyncCore::SyncCore(storage::Store& store, SyncConfig config) : store_(store), config_(std::move(config)) {}
 
+SyncCore::Done SyncCore::observed(SyncSession& session, std::string_view verb, std::string_view kind,
+                                  const Dlist& value, Done done) {
+  if (config_.observer == nullptr) return done;
+  std::string user = command_subject(verb, kind, value);
+  if (!user.empty()) session.current_user = user;
+  else if (verb == "APPLY" && (kind == "MESSAGE" || kind == "RESERVE")) user = session.current_user;
+  uint64_t messages = 0;
+  uint64_t bytes = 0;
+  if (verb == "APPLY" && kind == "MESSAGE" && value.is_list()) {
+    for (const Dlist& item : value.items) {
+      if (!item.is_file()) continue;
+      ++messages;
+      bytes += item.file.size;
+    }
+  }
+  return [observer = config_.observer, session_id = session.id, verb = std::string(verb), kind = std::string(kind),
+          user = std::move(user), messages, bytes, start = std::chrono::steady_clock::now(),
+          done = std::move(done)](SyncReply reply) mutable {
+    SyncEvent event;
+    event.session = session_id;
+    event.verb = verb;
+    event.kind = kind;
+    event.user = user;
+    event.status = reply.status;
+    bool ok = reply.status.rfind("OK", 0) == 0;
+    event.committed = ok && verb == "APPLY" && !writes_nothing(kind);
+    event.elapsed = std::chrono::steady_clock::now() - start;
+    event.messages = messages;
+    event.message_bytes = bytes;
+    observer->on_sync_command(event);
+    done(std::move(reply));
+  };
+}
+
 void SyncCore::apply(const std::shared_ptr<SyncSession>& session, std::string_view kind, Dlist value,
                      Done done) {
   SyncSession& s = *session;
+  done = observed(s, "APPLY", kind, value, std::move(done));
   // Commands that only touch the session (and, for RESERVE, read the store).
   if (kind == "MESSAGE") return done(handlers::apply_message(value, s));
   if (kind == "RESERVE") {
@@ -111,6 +152,7 @@ void SyncCore::apply(const std::shared_ptr<SyncSession>& session, std::string_vi
 
 void SyncCore::get(const std::shared_ptr<SyncSession>& session, std::string_view kind, const Dlist& value,
                    Done done) {
+  done = observed(*session, "GET", kind, value, std::move(done));
   const handlers::GetContext ctx{session->id, session->sieve_mailbox_enabled};
   using Handler = SyncReply (*)(storage::ReadView&, const Dlist&, const handlers::GetContext&);
   Handler handler = nullptr;
@@ -130,7 +172,8 @@ void SyncCore::get(const std::shared_ptr<SyncSession>& session, std::string_view
   done(handler(txn->view(), value, ctx));
 }
 
-void SyncCore::restore(const std::shared_ptr<SyncSession>& session, std::string_view kind, Dlist, Done done) {
+void SyncCore::restore(const std::shared_ptr<SyncSession>& session, std::string_view kind, Dlist value, Done done) {
+  done = observed(*session, "RESTORE", kind, value, std::move(done));
   // RESTORE is Cyrus's backup tool's path, never sync_client's (spec §3.16).
   log::emit(log::Level::error, session->id, "SYNCERROR: RESTORE is not supported command=<RESTORE {}>", kind);
   done(make_reply(SyncError::protocol_error));

@@ -8,6 +8,8 @@
 // snapshot directly.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -19,11 +21,33 @@
 
 namespace replicad::protocol {
 
+// What one APPLY/GET/RESTORE did, reported when its reply is ready (on the
+// loop thread), for the daemon's activity report and metrics.
+struct SyncEvent {
+  std::string_view session;
+  std::string_view verb;        // APPLY, GET, RESTORE
+  std::string_view kind;        // MAILBOX, USER, ...
+  std::string_view user;        // whom it was about (protocol/command_subject.h), may be empty
+  std::string_view status;      // the reply status: "OK success", "NO IMAP_SYNC_CHECKSUM ..."
+  bool committed = false;       // an APPLY whose changes are now durable in the store
+  std::chrono::steady_clock::duration elapsed{};  // dispatch to reply (for writes: to durable commit)
+  uint64_t messages = 0;        // APPLY MESSAGE: files uploaded, and their bytes
+  uint64_t message_bytes = 0;
+};
+
+class SyncObserver {
+ public:
+  virtual ~SyncObserver() = default;
+  virtual void on_sync_command(const SyncEvent& event) = 0;
+};
+
 struct SyncConfig {
   // Advertise/enable SIEVE-MAILBOX (spec §3.15 recommends not to).
   bool sieve_mailbox = false;
   // Name of the default partition reported for new mailboxes when none is given.
   std::string default_partition = "default";
+  // Told about every command once it is answered; may be null.
+  SyncObserver* observer = nullptr;
 };
 
 // What one connection's sync commands share (spec §9.4).
@@ -32,6 +56,9 @@ struct SyncSession {
   std::unique_ptr<StagingArea> staging; // uploads and reservations
   bool sieve_mailbox_enabled = false;   // APPLY CAPABILITIES (SIEVE-MAILBOX)
   bool force_mode = false;              // APPLY FORCE (sync_client -O)
+  // The user the session's last command was about: uploads (APPLY MESSAGE)
+  // name nobody and are counted for the user sync_client is busy with.
+  std::string current_user;
 };
 
 struct SyncReply {
@@ -57,6 +84,10 @@ class SyncCore {
   void restart(SyncSession& session);
 
  private:
+  // Wraps `done` so that the observer hears about the command once it is
+  // answered; `done` itself when there is no observer.
+  Done observed(SyncSession& session, std::string_view verb, std::string_view kind, const Dlist& value, Done done);
+
   storage::Store& store_;
   SyncConfig config_;
 };

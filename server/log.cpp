@@ -9,6 +9,8 @@ namespace replicad::log {
 namespace {
 
 std::atomic<Level> g_level{Level::info};
+std::atomic<uint64_t> g_ioerrors{0};
+std::atomic<uint64_t> g_syncerrors{0};
 
 // journald reads "<N>" priority prefixes from a service's stderr stream.
 bool under_journald() {
@@ -33,7 +35,13 @@ void set_level(Level lvl) { g_level.store(lvl, std::memory_order_relaxed); }
 Level level() { return g_level.load(std::memory_order_relaxed); }
 bool enabled(Level lvl) { return static_cast<int>(lvl) <= static_cast<int>(level()); }
 
+PrefixCounts prefix_counts() {
+  return {g_ioerrors.load(std::memory_order_relaxed), g_syncerrors.load(std::memory_order_relaxed)};
+}
+
 void write(Level lvl, std::string_view session, std::string_view message) {
+  if (message.starts_with("IOERROR:")) g_ioerrors.fetch_add(1, std::memory_order_relaxed);
+  else if (message.starts_with("SYNCERROR:")) g_syncerrors.fetch_add(1, std::memory_order_relaxed);
   std::string line;
   line.reserve(message.size() + 48);
   if (under_journald()) {

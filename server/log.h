@@ -11,6 +11,8 @@
 #pragma once
 
 #include <fmt/core.h>
+
+#include <cstdint>
 #include <string_view>
 
 namespace replicad::log {
@@ -24,6 +26,14 @@ bool enabled(Level level);
 
 // Writes one line; `session` may be empty.  Thread-safe (one write(2) a line).
 void write(Level level, std::string_view session, std::string_view message);
+
+// Lines written so far that carry Cyrus's error prefixes (monitoring counts
+// them: replicadctl metrics shows them as replicad_errors_total).
+struct PrefixCounts {
+  uint64_t ioerrors = 0;    // "IOERROR: ..."
+  uint64_t syncerrors = 0;  // "SYNCERROR: ..."
+};
+PrefixCounts prefix_counts();
 
 template <typename... Args>
 void emit(Level lvl, std::string_view session, fmt::format_string<Args...> f, Args&&... args) {

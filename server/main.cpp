@@ -19,11 +19,15 @@
 #include "protocol/session.h"
 #include "protocol/staging.h"
 #include "protocol/sync_core.h"
+#include "server/activity.h"
 #include "server/config.h"
 #include "server/log.h"
 #include "server/loop_executor.h"
 #include "server/server.h"
+#include "server/service_signals.h"
 #include "server/settings.h"
+#include "server/status_reporter.h"
+#include "server/systemd.h"
 #include "server/tls_context.h"
 #include "storage/store.h"
 
@@ -260,21 +264,51 @@ int main(int argc, char** argv) {
     return kExitCantCreate;
   }
 
-  protocol::SyncCore sync(*store, protocol::SyncConfig{});
+  // Every answered command feeds the activity report (replicadctl status).
+  Activity activity;
+  protocol::SyncConfig sync_config;
+  sync_config.observer = &activity;
+  protocol::SyncCore sync(*store, sync_config);
   context.sync = &sync;
 
   Server server(loop, settings, context, tls.get());
-  if (!server.listen(error)) {
+  // Socket activation: the sockets systemd passed on replace the listen addresses.
+  std::vector<InheritedSocket> inherited = take_inherited_sockets();
+  bool listening = true;
+  for (const InheritedSocket& socket : inherited)
+    if (listening) listening = server.adopt(socket.fd, socket.name == "tls", error);
+  if (inherited.empty()) listening = server.listen(error);
+  if (!listening) {
     log::error("{}", error);
     store->shutdown();
     return kExitOsErr;
   }
+
+  SystemdNotifier notifier = SystemdNotifier::from_environment();
+  StatusReporter reporter(loop, settings.status_path(), settings.status_interval, REPLICAD_VERSION, activity,
+                          StatusSources{[&server] { return uint64_t{server.connection_count()}; },
+                                        [&server] { return server.accepted(); },
+                                        [&store] { return store->stats(); }},
+                          notifier);
+  reporter.restore_history();
+  reporter.start();
+  ServiceSignals signals(
+      loop,
+      [&] {
+        notifier.stopping();
+        reporter.stop();
+      },
+      [&] { log::notice("SIGHUP"); });
+  // Listeners are bound and the store is open: only now may systemd
+  // consider the service started (Type=notify).
+  notifier.ready(reporter.summary());
   log::notice("replicad {} ready: servername={} datadir={} admins=\"{}\"", REPLICAD_VERSION,
               settings.servername, settings.datadir, settings.admins);
 
   GracefulShutdown shutdown(loop, server, *store, executor);
 
   uv_run(loop, UV_RUN_DEFAULT);
+  reporter.write_final();
   uv_loop_close(loop);
   auth::sasl_library_done();
   return 0;

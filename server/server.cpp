@@ -56,6 +56,29 @@ bool Server::bind(const ListenAddress& addr, bool implicit_tls, std::string& err
   return true;
 }
 
+bool Server::adopt(int fd, bool implicit_tls, std::string& error) {
+  if (implicit_tls && tls_ == nullptr) {
+    error = fmt::format("inherited socket {} is for TLS, but no TLS certificate is configured", fd);
+    close_listeners();
+    return false;
+  }
+  auto* tcp = new uv_tcp_t;
+  uv_tcp_init(loop_, tcp);
+  tcp->data = this;
+  listeners_.push_back(tcp);
+  if (implicit_tls) tls_listeners_.insert(reinterpret_cast<uv_stream_t*>(tcp));
+  // systemd has bound and listened already; listening again only sets the backlog.
+  int rc = uv_tcp_open(tcp, fd);
+  if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(tcp), 128, &Server::on_connection);
+  if (rc != 0) {
+    error = fmt::format("cannot accept on inherited socket {}: {}", fd, uv_strerror(rc));
+    close_listeners();
+    return false;
+  }
+  log::info("listening on inherited socket {}{}", fd, implicit_tls ? " (TLS)" : "");
+  return true;
+}
+
 void Server::on_connection(uv_stream_t* listener, int status) {
   auto* self = static_cast<Server*>(listener->data);
   if (status != 0) {

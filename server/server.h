@@ -25,6 +25,9 @@ class Server {
 
   // Binds every `listen` and `listen_tls` address.  On failure nothing stays bound.
   bool listen(std::string& error);
+  // Socket activation: accepts on a listening socket systemd passed on
+  // (instead of listen()); `implicit_tls` as for listen_tls.
+  bool adopt(int fd, bool implicit_tls, std::string& error);
   // Stops accepting; asks every session to finish its command and close.
   // `on_drained` runs once the last connection is gone.
   void shutdown(std::function<void()> on_drained);

@@ -55,6 +55,7 @@ const std::vector<SettingDoc>& setting_docs() {
       {"preauth_timeout", "60s", "time a connection may take to authenticate"},
       {"failedloginpause", "3s", "delay before a failed authentication is answered"},
       {"loglevel", "info", "error, warning, notice, info or debug"},
+      {"status_interval", "5s", "how often <datadir>/status (replicadctl status, metrics) and systemd's STATUS= are refreshed"},
       {"sasl_*", "", "handed to Cyrus SASL without the prefix: sasl_pwcheck_method, sasl_auxprop_plugin, sasl_sasldb_path, sasl_mech_list, ..."},
       {"tls_server_cert", "(none)", "PEM file: the server certificate, then its chain; enables STARTTLS"},
       {"tls_server_key", "(none)", "PEM file: the private key of tls_server_cert"},
@@ -97,6 +98,7 @@ Settings read_settings(Config& config, std::vector<Config::Problem>& problems, b
   s.preauth_timeout = config.get_duration("preauth_timeout", s.preauth_timeout);
   s.failed_login_pause = config.get_duration("failedloginpause", s.failed_login_pause);
   s.log_level = config.get_string("loglevel", s.log_level);
+  s.status_interval = config.get_duration("status_interval", s.status_interval);
   s.sasl = config.with_prefix("sasl_");
   s.tls_server_cert = config.get_string("tls_server_cert");
   s.tls_server_key = config.get_string("tls_server_key");
@@ -135,13 +137,17 @@ Settings read_settings(Config& config, std::vector<Config::Problem>& problems, b
     problems.push_back({0, "listen, listen_tls: no address to listen on"});
     fatal = true;
   }
+  if (s.status_interval < std::chrono::milliseconds(100)) {
+    problems.push_back({0, "status_interval: must be at least 100ms"});
+    fatal = true;
+  }
   if (s.max_connections == 0) {
     problems.push_back({0, "maxconnections: must be between 1 and 4294967295"});
     fatal = true;
   }
   static const std::vector<std::string_view> known = {
       "listen", "listen_tls", "datadir", "servername", "admins", "allowplaintext", "maxmessagesize", "lmdb_mapsize",
-      "maxconnections", "sync_timeout", "preauth_timeout", "failedloginpause", "loglevel", "sasl_*",
+      "maxconnections", "sync_timeout", "preauth_timeout", "failedloginpause", "loglevel", "status_interval", "sasl_*",
       "tls_server_cert", "tls_server_key", "tls_client_ca_file", "tls_versions", "tls_ciphers", "tls_required"};
   for (auto& p : config.unknown_keys(known)) problems.push_back(p);
   for (const auto& p : config.problems()) {

@@ -32,6 +32,7 @@ struct Settings {
   std::chrono::milliseconds preauth_timeout{std::chrono::minutes(1)}; // preauth_timeout
   std::chrono::milliseconds failed_login_pause{std::chrono::seconds(3)};  // failedloginpause
   std::string log_level = "info";              // loglevel: error warning notice info debug
+  std::chrono::milliseconds status_interval{std::chrono::seconds(5)};  // status_interval: <datadir>/status, STATUS=
   std::map<std::string, std::string> sasl;     // sasl_*: handed to libsasl2
   std::string tls_server_cert;                 // tls_server_cert: PEM certificate (chain); enables STARTTLS
   std::string tls_server_key;                  // tls_server_key: its PEM private key
@@ -44,6 +45,7 @@ struct Settings {
 
   std::string store_dir() const { return datadir + "/store"; }
   std::string staging_dir() const { return datadir + "/staging"; }
+  std::string status_path() const { return datadir + "/status"; }
 };
 
 // Reads and checks every key.  Problems (bad values, unknown keys) are

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <utility>
 
 #include "storage/codec.h"
@@ -205,7 +206,11 @@ class Reader final : public StoreReader {
   }
 
   Status copy_compacted(const std::string& destination) override {
-    if (mkdir(destination.c_str(), 0700) != 0 && errno != EEXIST) return os_error("mkdir " + destination, errno);
+    // Missing parents are created too; the copy holds every user's mail, so 0700.
+    std::error_code ec;
+    std::filesystem::create_directories(destination, ec);
+    if (ec) return Status::error(Errc::io_error, fmt::format("mkdir {}: {}", destination, ec.message()));
+    ::chmod(destination.c_str(), 0700);
     std::string target = destination + "/data.mdb";
     if (access(target.c_str(), F_OK) == 0)
       return Status::error(Errc::exists, fmt::format("{} exists already", target));

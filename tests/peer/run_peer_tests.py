@@ -19,6 +19,9 @@ Scenarios (each check prints `PASS name` or `FAIL name: reason`):
   e  -m user.alice.Sent (CSYNC) and -m user.carol.Sent (IMAP flavour)
   s  Sieve scripts changed on the master (ManageSieve): changed, deleted,
      newly active, first script, deactivated; -u and -s, both flavours
+  o  operations: every replicadctl command on the filled target, backups
+     taken while a sync runs, SIGTERM in the middle of a sync, the systemd
+     notify socket and socket activation (replicad target only)
   g  replicad stops cleanly on SIGTERM (replicad target only)
   h  connection handling: IPv6 listener, maxconnections, preauth and idle timeouts
   t  TLS, COMPRESS and SASL mechanisms: sync_client over STARTTLS (which
@@ -47,6 +50,7 @@ import connection_checks                               # noqa: E402
 import csync_client                                    # noqa: E402
 import cyrus_instance                                  # noqa: E402
 import mutate                                          # noqa: E402
+import ops_scenarios                                   # noqa: E402
 import netutil                                         # noqa: E402
 import populate                                        # noqa: E402
 import replica_compare                                 # noqa: E402
@@ -468,6 +472,10 @@ class PeerTests:
         """Sieve scripts changing on the master (sieve_scenarios.py)."""
         sieve_scenarios.SieveScenarios(self).scenario()
 
+    def scenario_o(self):
+        """Operations (ops_scenarios.py)."""
+        ops_scenarios.OpsScenarios(self).scenario()
+
     def scenario_g(self):
         if not isinstance(self.target, Replicad):
             return
@@ -505,6 +513,7 @@ class PeerTests:
     def run(self):
         scenarios = [("a", self.scenario_a), ("b", self.scenario_b), ("f", self.scenario_f),
                      ("c", self.scenario_c), ("d", self.scenario_d), ("e", self.scenario_e),
+                     ("o", self.scenario_o),
                      ("t", self.scenario_t), ("h", self.scenario_h),
                      # s changes the master's users: after t, whose fresh
                      # replicas are compared with the reference

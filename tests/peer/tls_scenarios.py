@@ -218,6 +218,14 @@ class TlsScenarios:
                 target.close()
         finally:
             ref.close()
+        # The reference was fed run by run, this replica in one fresh run.
+        # Cyrus bumps a quota root's MODSEQ when its usage changes, and
+        # sync_client resends QUOTA only when a *limit* changed, so a fresh
+        # replica (Cyrus's as well) legitimately holds a newer MODSEQ than
+        # the reference.  The main scenarios compare like with like and check
+        # MODSEQ exactly; here it is set aside.
+        result.differences = [d for d in result.differences
+                              if not re.search(r"\.QUOTA\.[^:]*\.MODSEQ:", d)]
         if result.differences:
             return result.summary()
         if not result.mailboxes:

@@ -46,6 +46,23 @@ bool valid_mechanism_name(std::string_view name) {
 
 bool has_nul(std::string_view text) { return text.find('\0') != std::string_view::npos; }
 
+// cyrus-sasl 2.1.28's LOGIN plugin (plugins/login.c, step 3) returns without
+// freeing its copy of the password when libsasl2 cannot canonicalise the
+// user name -- empty, all white space, or (a bug in lib/canonusr.c) some
+// names with leading white space.  Anyone may repeat that before logging in,
+// leaking up to a kilobyte a time, so such names are refused before the
+// password reaches the plugin.  No account has one.
+bool login_name_acceptable(std::string_view name) {
+  auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'; };
+  return !name.empty() && !space(name.front()) && !space(name.back()) && !has_nul(name);
+}
+
+bool is_login_mechanism(std::string_view name) {
+  return name.size() == 5 && std::equal(name.begin(), name.end(), "LOGIN", [](char a, char b) {
+           return (a >= 'a' && a <= 'z' ? static_cast<char>(a - 'a' + 'A') : a) == b;
+         });
+}
+
 // libsasl2 wants addresses as "<numeric host>;<port>" and refuses others,
 // but 2.1.28 leaks the half-built connection when it does; so the same rule
 // is checked here first.
@@ -123,6 +140,7 @@ class CyrusSaslServer final : public SaslServer {
   ConnPtr conn_;
   State state_ = State::fresh;
   std::string mechanism_;
+  std::optional<std::string> login_name_;   // LOGIN: the user name, once given
   std::string authcid_;
   std::string authzid_;
   unsigned ssf_ = 0;
@@ -212,6 +230,9 @@ SaslServer::Step CyrusSaslServer::start(std::string_view mechanism,
   if (initial && initial->size() > kMaxClientResponse) {
     return fail(SASL_BUFOVER, "initial response too long");
   }
+  login_name_.reset();
+  // LOGIN takes a non-empty initial response as the user name.
+  if (is_login_mechanism(mechanism_) && initial && !initial->empty()) login_name_.emplace(*initial);
 
   // A null pointer means "no initial response"; an empty one (`=` on the
   // wire) must reach the mechanism as a non-null empty buffer.
@@ -230,6 +251,13 @@ SaslServer::Step CyrusSaslServer::start(std::string_view mechanism,
 SaslServer::Step CyrusSaslServer::step(std::string_view response) {
   if (state_ != State::exchanging) return refuse(SASL_BADPROT);
   if (response.size() > kMaxClientResponse) return fail(SASL_BUFOVER, "response too long");
+  if (is_login_mechanism(mechanism_)) {
+    if (!login_name_) {
+      login_name_.emplace(response);  // this response is the user name
+    } else if (!login_name_acceptable(*login_name_)) {
+      return fail(SASL_BADAUTH, "user name empty or with surrounding white space");
+    }
+  }
   const char* out = nullptr;
   unsigned out_len = 0;
   const int rc =

@@ -201,8 +201,11 @@ int main(int argc, char** argv) {
   bool fatal = false;
   Settings settings = read_settings(config, problems, fatal);
   for (const auto& p : problems) {
-    if (p.line > 0) std::cerr << opts.config_path << ":" << p.line << ": " << p.message << "\n";
-    else std::cerr << opts.config_path << ": " << p.message << "\n";
+    // file:line: as compilers say it, so editors can jump to it; the file
+    // may be one the configuration @includes.
+    const std::string& file = p.file.empty() ? opts.config_path : p.file;
+    if (p.line > 0) std::cerr << file << ":" << p.line << ": " << p.message << "\n";
+    else std::cerr << file << ": " << p.message << "\n";
   }
   if (fatal) return kExitConfig;
   // Certificates are configuration: a bad one stops the start (and fails

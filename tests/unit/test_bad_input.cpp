@@ -475,6 +475,24 @@ TEST_CASE("numbers and hex that do not convert", "[bad-input]") {
     // ... or in a RECORD.
     CHECK(admin.say(mailbox_cmd(box, uid, 1, 2, "1", record(1, 2, good.substr(1), 1))) ==
           "NO IMAP_PROTOCOL_ERROR Protocol error\r\n");
+    // thrid is the one hex field (16 digits on the wire).  A value that does
+    // not convert -- too long for 64 bits, not hex -- reads as 0, as in Cyrus,
+    // and the record is stored without one.
+    const std::string body = "From: hex@example.com\r\n\r\nhex\r\n";
+    REQUIRE(admin.say("APPLY MESSAGE (" + file_literal("default", sha1_hex(body), body.size(), body) + ")\r\n") ==
+            "OK success\r\n");
+    auto with_thrid = [&](uint32_t n, std::string_view thrid) {
+      std::string r = record(n, n + 1, sha1_hex(body), body.size());
+      r.insert(r.size() - 1, fmt::format(" ANNOTATIONS (%(ENTRY /vendor/cmu/cyrus-imapd/thrid USERID \"\" MODSEQ 0 "
+                                         "VALUE {}))", thrid));
+      return r;
+    };
+    CHECK(admin.say(mailbox_cmd(box, uid, 3, 4, "1",
+                                with_thrid(1, "123456789abcdef01") + " " + with_thrid(2, "xyz") + " " +
+                                    with_thrid(3, "00000000000000ab"))) == "OK success\r\n");
+    std::string full = admin.say("GET FULLMAILBOX " + box + "\r\n");
+    CHECK(full.find("VALUE 00000000000000ab") != std::string::npos);
+    CHECK(full.find("thrid") == full.rfind("thrid"));  // only the record whose value converted
     CHECK(admin.say("NOOP\r\n") == kNoopOk);
   });
 }

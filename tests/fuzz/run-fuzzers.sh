@@ -34,13 +34,16 @@ ALL_TARGETS="fuzz_command_parser fuzz_session_preauth fuzz_session_csync fuzz_se
 TARGETS=${*:-$ALL_TARGETS}
 
 if [ ! -f "$BUILD_DIR/build.ninja" ]; then
+    setup_log=$(mktemp)
     CC=clang-14 CXX=clang++-14 meson setup "$BUILD_DIR" "$REPO" \
         -Dfuzz=true -Dbuildtype=debugoptimized \
         -Db_sanitize=address,undefined -Db_lundef=false \
-        -Dcpp_args=-fsanitize=fuzzer-no-link >"$BUILD_DIR.setup.log" 2>&1 || {
-        cat "$BUILD_DIR.setup.log" >&2
+        -Dcpp_args=-fsanitize=fuzzer-no-link >"$setup_log" 2>&1 || {
+        cat "$setup_log" >&2
+        rm -f "$setup_log"
         exit 2
     }
+    rm -f "$setup_log"
 fi
 ninja_targets=""
 for t in $TARGETS; do ninja_targets="$ninja_targets tests/fuzz/$t"; done

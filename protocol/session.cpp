@@ -1,8 +1,13 @@
 #include "protocol/session.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
+#include <ctime>
+#include <filesystem>
 
+#include "protocol/protocol_trace.h"
 #include "protocol/sasl_exchange.h"
 #include "server/log.h"
 
@@ -47,6 +52,10 @@ Session::~Session() = default;
 
 void Session::start() {
   log::emit(log::Level::info, id_, "accepted remote={}{}", connection_.remote, tls_from_start_ ? " tls=implicit" : "");
+  // Only who logs in decides whether to trace; until then lines are kept.
+  std::error_code ec;
+  if (!ctx_.trace_dir.empty() && std::filesystem::is_directory(ctx_.trace_dir, ec))
+    trace_ = std::make_unique<ProtocolTrace>();
   send(greeting());
 }
 
@@ -117,6 +126,7 @@ std::string Session::capabilities(bool after_auth) const {
 
 void Session::on_input(std::string_view bytes) {
   if (closing_) return;
+  if (trace_) trace_->client(bytes);
   if (busy_) {
     // Only a pipelining peer gets here; reading is paused, so this is bounded
     // by one read buffer.
@@ -533,6 +543,7 @@ void Session::on_authenticated(const std::string& authcid, const std::string& au
   user_ = authzid.empty() ? authcid : authzid;
   log::emit(log::Level::info, id_, "login user={} admin={} flavour={} mech={}{}", user_, admin ? "yes" : "no",
             flavour_ == Flavour::imap ? "imap" : "csync", mechanism, tls_active_ ? " tls=yes" : "");
+  decide_trace();
   if (!admin) return;
   // Only an admin may upload: from now on file literals stream to staging
   // files and the larger limits apply.
@@ -613,6 +624,7 @@ void Session::reply(std::string_view status) {
 }
 
 void Session::send(std::string_view bytes) {
+  if (trace_ && !bytes.empty()) trace_->server(bytes);
   if (out_ != nullptr && !bytes.empty()) out_->send(bytes);
 }
 
@@ -636,11 +648,42 @@ void Session::on_disconnect() {
   out_ = nullptr;
   closing_ = true;
   pending_.clear();
+  trace_.reset();
   // A store job may still be reading this session's staged files; they go
   // away with the last reference to the SyncSession.
   sync_session_.reset();
   log::emit(log::Level::info, id_, "disconnected commands={} applies={} gets={} failed_logins={}",
             stats_.commands, stats_.applies, stats_.gets, stats_.failed_logins);
+}
+
+// Cyrus's telemetry convention: a directory named after the identity turns
+// tracing on for it, at run time, without a restart.  Identities that could
+// escape the directory are never traced.
+void Session::decide_trace() {
+  if (!trace_) return;
+  bool plain_name = !user_.empty() && user_.front() != '.' &&
+                    std::all_of(user_.begin(), user_.end(), [](unsigned char c) {
+                      return std::isalnum(c) || c == '.' || c == '@' || c == '-' || c == '_' || c == '+';
+                    });
+  std::error_code ec;
+  std::filesystem::path dir = std::filesystem::path(ctx_.trace_dir) / user_;
+  if (!plain_name || !std::filesystem::is_directory(dir, ec)) {
+    trace_.reset();
+    return;
+  }
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  ::gmtime_r(&now, &tm);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+  std::string path = (dir / fmt::format("{}-{}-{}.trace", stamp, ::getpid(), id_)).string();
+  std::string error;
+  if (!trace_->start(path, error)) {
+    log::emit(log::Level::error, id_, "IOERROR: protocol trace: {}", error);
+    trace_.reset();
+    return;
+  }
+  log::emit(log::Level::notice, id_, "protocol trace of user={} in {}", user_, path);
 }
 
 void Session::on_shutdown() {

@@ -72,6 +72,9 @@ struct SessionContext {
   // Lines a client may send before it has authenticated (commands and
   // AUTHENTICATE responses alike); sync_client needs fewer than ten.
   uint32_t max_preauth_commands = 30;
+  // Protocol traces (protocol_trace.h): a session that authenticates as U
+  // is traced into <trace_dir>/U/ when that directory exists.  Empty: never.
+  std::string trace_dir;
 };
 
 struct SessionStats {
@@ -82,6 +85,7 @@ struct SessionStats {
 };
 
 class SaslExchange;
+class ProtocolTrace;
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
@@ -137,6 +141,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string sync_parse_failure(SyncVerb verb, std::string_view word) const;
   bool over_preauth_budget();
   void drop_pipelined_input(std::string_view& in);
+  void decide_trace();
   std::string greeting() const;
   std::string greeting_line() const;
   std::string capabilities(bool after_auth) const;
@@ -159,6 +164,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::unique_ptr<CommandParser> parser_;
   std::shared_ptr<SyncSession> sync_session_;
   std::unique_ptr<SaslExchange> sasl_;
+  std::unique_ptr<ProtocolTrace> trace_;  // until the login decides: kept in memory
 
   AuthState auth_ = AuthState::none;
   std::string user_;            // authorisation identity once logged in

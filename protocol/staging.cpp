@@ -44,6 +44,7 @@ std::string errno_text(int err) { return std::error_code(err, std::generic_categ
 bool make_private_dir(const std::string& path, std::string& reason) {
   if (::mkdir(path.c_str(), 0700) == 0 || errno == EEXIST) return true;
   reason = fmt::format("cannot create {}: {}", path, errno_text(errno));
+  log::error("IOERROR: staging: {}", reason);
   return false;
 }
 
@@ -67,13 +68,13 @@ void StagingArea::remove_leftovers(const std::string& root) {
   fs::directory_iterator it(root, ec);
   if (ec) {
     if (ec != std::errc::no_such_file_or_directory)
-      log::warning("staging: cannot list {}: {}", root, ec.message());
+      log::error("IOERROR: staging: cannot list {}: {}", root, ec.message());
     return;
   }
   for (const fs::directory_entry& entry : it) {
     std::error_code remove_ec;
     fs::remove_all(entry.path(), remove_ec);
-    if (remove_ec) log::warning("staging: cannot remove {}: {}", entry.path().string(), remove_ec.message());
+    if (remove_ec) log::error("IOERROR: staging: cannot remove {}: {}", entry.path().string(), remove_ec.message());
   }
 }
 
@@ -85,6 +86,7 @@ bool StagingArea::open_spool(std::string& reason) {
   spool_fd_ = ::open(spool_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (spool_fd_ < 0) {
     reason = fmt::format("cannot create {}: {}", spool_path_, errno_text(errno));
+    log::error("IOERROR: staging: {}", reason);
     return false;
   }
   spool_end_ = 0;
@@ -98,7 +100,7 @@ void StagingArea::cut_spool(uint64_t offset) {
       ::lseek(spool_fd_, static_cast<off_t>(offset), SEEK_SET) < 0) {
     // Then the bytes just stay as a dead region; the next upload starts
     // where the file really ends.
-    log::warning("staging: cannot cut {} back to {} bytes: {}", spool_path_, offset, errno_text(errno));
+    log::error("IOERROR: staging: cannot cut {} back to {} bytes: {}", spool_path_, offset, errno_text(errno));
     off_t end = ::lseek(spool_fd_, 0, SEEK_END);
     if (end >= 0) spool_end_ = static_cast<uint64_t>(end);
     return;
@@ -148,6 +150,7 @@ bool StagingArea::write(std::span<const char> bytes, std::string& reason) {
     if (n < 0) {
       if (errno == EINTR) continue;
       reason = fmt::format("cannot write {}: {}", spool_path_, errno_text(errno));
+      log::error("IOERROR: staging: {}", reason);
       discard(FileRef{});
       return false;
     }
@@ -214,7 +217,7 @@ void StagingArea::clear() {
   reserved_.clear();
   std::error_code ec;
   fs::remove_all(root_ + "/" + session_id_, ec);
-  if (ec) log::warning("staging: cannot remove {}/{}: {}", root_, session_id_, ec.message());
+  if (ec) log::error("IOERROR: staging: cannot remove {}/{}: {}", root_, session_id_, ec.message());
 }
 
 }  // namespace replicad::protocol

@@ -226,6 +226,18 @@ int main(int argc, char** argv) {
     return 0;
   }
   log::set_level(parse_level(settings.log_level));
+  {
+    log::Destination destination;
+    destination.file = settings.logfile;
+    destination.syslog = settings.syslog;
+    destination.syslog_facility = log::syslog_facility(settings.syslog_facility).value_or(0);
+    destination.syslog_ident = settings.syslog_prefix.empty() ? "replicad" : settings.syslog_prefix + "/replicad";
+    std::string log_error;
+    if (!log::configure(destination, log_error)) {
+      std::cerr << "replicad: " << log_error << "\n";
+      return kExitCantCreate;
+    }
+  }
   if (!opts.set_password_user.empty()) return set_password(settings, opts.set_password_user);
 
   ::signal(SIGPIPE, SIG_IGN);
@@ -246,6 +258,7 @@ int main(int argc, char** argv) {
   context.max_message_size = settings.max_message_size;
   context.tls_available = tls != nullptr;
   context.tls_required = settings.tls_required;
+  context.trace_dir = settings.trace_path();
 
   std::string error;
   if (!auth::sasl_library_init(context.sasl, error)) {
@@ -295,13 +308,40 @@ int main(int argc, char** argv) {
                           notifier);
   reporter.restore_history();
   reporter.start();
+  // SIGHUP re-reads the certificate files.  Connections keep the context
+  // they started with (a STARTTLS may still come), so replaced ones stay
+  // alive until the process ends: one per reload.
+  std::vector<std::unique_ptr<TlsContext>> retired_tls;
+  auto reload_tls = [&] {
+    if (!tls) return;
+    std::string tls_error;
+    auto fresh = TlsContext::create(TlsSettings{settings.tls_server_cert, settings.tls_server_key,
+                                                settings.tls_client_ca_file, settings.tls_versions,
+                                                settings.tls_ciphers},
+                                    tls_error);
+    if (!fresh) {
+      log::error("SIGHUP: TLS certificate not reloaded, the old one stays: {}", tls_error);
+      return;
+    }
+    server.set_tls(fresh.get());
+    retired_tls.push_back(std::move(tls));
+    tls = std::move(fresh);
+    log::notice("SIGHUP: TLS certificate reloaded from {}", settings.tls_server_cert);
+  };
   ServiceSignals signals(
       loop,
       [&] {
         notifier.stopping();
         reporter.stop();
       },
-      [&] { log::notice("SIGHUP"); });
+      [&] {
+        notifier.reloading();
+        std::string log_error;
+        if (log::reopen(log_error)) log::notice("SIGHUP: log reopened");
+        else log::error("IOERROR: SIGHUP: {}", log_error);
+        reload_tls();
+        notifier.ready_again();
+      });
   // Listeners are bound and the store is open: only now may systemd
   // consider the service started (Type=notify).
   notifier.ready(reporter.summary());

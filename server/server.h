@@ -34,6 +34,9 @@ class Server {
   // Closes whatever is still open (shutdown deadline).
   void abort_connections();
 
+  // SIGHUP: new connections use this TLS configuration; open ones keep theirs.
+  void set_tls(const TlsContext* tls) { tls_ = tls; }
+
   uv_loop_t* loop() const { return loop_; }
   const Settings& settings() const { return settings_; }
   size_t connection_count() const { return connections_.size(); }

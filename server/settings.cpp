@@ -4,6 +4,8 @@
 
 #include <charconv>
 
+#include "server/log.h"
+
 namespace replicad {
 
 std::string ListenAddress::text() const {
@@ -56,6 +58,11 @@ const std::vector<SettingDoc>& setting_docs() {
       {"failedloginpause", "3s", "delay before a failed authentication is answered"},
       {"loglevel", "info", "error, warning, notice, info or debug"},
       {"status_interval", "5s", "how often <datadir>/status (replicadctl status, metrics) and systemd's STATUS= are refreshed"},
+      {"logfile", "(standard error)", "append log lines to this file instead, with timestamps; reopened on SIGHUP"},
+      {"syslog", "no", "send log lines to syslog(3) instead of standard error or logfile"},
+      {"syslog_facility", "LOCAL6", "syslog facility: LOCAL0..LOCAL7, DAEMON, MAIL, USER, AUTH, AUTHPRIV"},
+      {"syslog_prefix", "(none)", "syslog ident becomes <prefix>/replicad, as Cyrus's services are <prefix>/imap"},
+      {"trace_dir", "<datadir>/trace", "protocol traces: a session authenticated as U is traced into trace_dir/U/ if that directory exists"},
       {"sasl_*", "", "handed to Cyrus SASL without the prefix: sasl_pwcheck_method, sasl_auxprop_plugin, sasl_sasldb_path, sasl_mech_list, ..."},
       {"tls_server_cert", "(none)", "PEM file: the server certificate, then its chain; enables STARTTLS"},
       {"tls_server_key", "(none)", "PEM file: the private key of tls_server_cert"},
@@ -99,6 +106,11 @@ Settings read_settings(Config& config, std::vector<Config::Problem>& problems, b
   s.failed_login_pause = config.get_duration("failedloginpause", s.failed_login_pause);
   s.log_level = config.get_string("loglevel", s.log_level);
   s.status_interval = config.get_duration("status_interval", s.status_interval);
+  s.logfile = config.get_string("logfile");
+  s.syslog = config.get_switch("syslog", s.syslog);
+  s.syslog_facility = config.get_string("syslog_facility", s.syslog_facility);
+  s.syslog_prefix = config.get_string("syslog_prefix");
+  s.trace_dir = config.get_string("trace_dir");
   s.sasl = config.with_prefix("sasl_");
   s.tls_server_cert = config.get_string("tls_server_cert");
   s.tls_server_key = config.get_string("tls_server_key");
@@ -137,6 +149,12 @@ Settings read_settings(Config& config, std::vector<Config::Problem>& problems, b
     problems.push_back({0, "listen, listen_tls: no address to listen on"});
     fatal = true;
   }
+  if (!log::syslog_facility(s.syslog_facility)) {
+    problems.push_back({0, fmt::format("syslog_facility: '{}' is not a facility (LOCAL0..LOCAL7, DAEMON, ...)",
+                                       s.syslog_facility)});
+    fatal = true;
+  }
+  if (s.syslog && !s.logfile.empty()) problems.push_back({0, "logfile: ignored with syslog: yes"});
   if (s.status_interval < std::chrono::milliseconds(100)) {
     problems.push_back({0, "status_interval: must be at least 100ms"});
     fatal = true;

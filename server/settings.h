@@ -33,6 +33,11 @@ struct Settings {
   std::chrono::milliseconds failed_login_pause{std::chrono::seconds(3)};  // failedloginpause
   std::string log_level = "info";              // loglevel: error warning notice info debug
   std::chrono::milliseconds status_interval{std::chrono::seconds(5)};  // status_interval: <datadir>/status, STATUS=
+  std::string logfile;                         // logfile: append log lines here instead of stderr
+  bool syslog = false;                         // syslog: log to syslog(3) instead
+  std::string syslog_facility = "LOCAL6";      // syslog_facility (Cyrus's key and default)
+  std::string syslog_prefix;                   // syslog_prefix: the ident becomes <prefix>/replicad
+  std::string trace_dir;                       // trace_dir: per-identity protocol traces (default <datadir>/trace)
   std::map<std::string, std::string> sasl;     // sasl_*: handed to libsasl2
   std::string tls_server_cert;                 // tls_server_cert: PEM certificate (chain); enables STARTTLS
   std::string tls_server_key;                  // tls_server_key: its PEM private key
@@ -46,6 +51,7 @@ struct Settings {
   std::string store_dir() const { return datadir + "/store"; }
   std::string staging_dir() const { return datadir + "/staging"; }
   std::string status_path() const { return datadir + "/status"; }
+  std::string trace_path() const { return trace_dir.empty() ? datadir + "/trace" : trace_dir; }
 };
 
 // Reads and checks every key.  Problems (bad values, unknown keys) are

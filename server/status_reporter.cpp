@@ -163,7 +163,7 @@ void StatusReporter::write(const DaemonStatus& status) {
     write_failed_ = false;
     return;
   }
-  if (!write_failed_) log::warning("status: {}", error);
+  if (!write_failed_) log::error("IOERROR: status: {}", error);
   write_failed_ = true;
 }
 

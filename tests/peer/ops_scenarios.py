@@ -11,17 +11,24 @@ protocols (notify socket, watchdog, socket activation).
                  exit 0, and after a restart on the same data every mailbox
                  whose last APPLY MAILBOX was acknowledged must be there,
                  exactly as the complete copy of o.backup holds it
+  o.trace.*      a directory named after the admin under <datadir>/trace:
+                 sync_client's session is traced, credentials redacted
+  o.hup.*        SIGHUP: the log file is reopened after a rename (logrotate)
+                 and a replaced TLS certificate is served to new connections
   o.notify.*     a datagram socket as NOTIFY_SOCKET: READY=1 only once the
                  port accepts, WATCHDOG=1 with WATCHDOG_USEC, STOPPING=1 on
                  SIGTERM, exit 0; and a listening socket passed as fd 3
                  with LISTEN_FDS is served instead of the `listen` address
 """
+import base64
 import hashlib
 import json
 import os
 import re
+import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -256,6 +263,101 @@ class OpsScenarios:
             time.sleep(0.1)
         return out
 
+    # -- o.trace: a protocol trace of sync_client's session -------------------------------
+
+    def trace_checks(self):
+        t = self.t
+        target = t.target
+        trace_root = os.path.join(target.dir, "data", "trace")
+        admin_dir = os.path.join(trace_root, target.ADMIN)
+
+        def traced():
+            os.makedirs(admin_dir)
+            try:
+                run = t.sync(target, "o-trace", ["-u", "alice"], False)
+                files = sorted(os.listdir(admin_dir))
+                texts = [open(os.path.join(admin_dir, f), "rb").read().decode("utf-8", "replace") for f in files]
+            finally:
+                shutil.rmtree(trace_root)        # tracing off again for the rest
+            if run.rc != 0:
+                return "sync_client failed: %s" % run.explain()
+            if not texts:
+                return "no trace file in %s" % admin_dir
+            text = "\n".join(texts)
+            problems = []
+            if not re.search(r"^\S+ C: AUTHENTICATE \S+( <redacted>)?$", text, re.M):
+                problems.append("no redacted AUTHENTICATE line")
+            if not re.search(r"^\S+ C: GET USER alice$", text, re.M):
+                problems.append("no GET USER alice line")
+            if not re.search(r"^\S+ S: OK success$", text, re.M):
+                problems.append("no reply line")
+            secret = target.admin_password
+            for form in (secret, base64.b64encode(b"\0admin\0" + secret.encode()).decode(),
+                         base64.b64encode(secret.encode()).decode()):
+                if form in text:
+                    problems.append("the password appears as %r" % form)
+            if problems:
+                return "; ".join(problems) + "\n" + text[:1500]
+            return "", "%d lines in %d file(s)" % (text.count("\n"), len(texts))
+
+        t.check("o.trace.sync-client", traced)
+
+    # -- o.hup: SIGHUP reopens the log and reloads the certificate -------------------------
+
+    def hup_checks(self):
+        t = self.t
+        directory = os.path.join(t.root, "replicad-hup")
+        pki = os.path.join(directory, "pki")
+        os.makedirs(pki)
+        cert, key = os.path.join(pki, "cert.pem"), os.path.join(pki, "key.pem")
+
+        def make_cert(cn):
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                            "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=" + cn],
+                           check=True, capture_output=True)
+        make_cert("first.replica.test")
+        log_path = os.path.join(directory, "replicad.log")
+        replica = Replicad(t.args.builddir, directory, listen_tls=True,
+                           extra_conf=[("tls_server_cert", cert), ("tls_server_key", key),
+                                       ("logfile", log_path)])
+        self.replicas.append(replica)
+
+        def served_cn():
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            with socket.create_connection((replica.host, replica.tls_port), timeout=10) as raw:
+                with ctx.wrap_socket(raw) as tls:
+                    der = tls.getpeercert(binary_form=True)
+            pem = ssl.DER_cert_to_PEM_cert(der)
+            out = subprocess.run(["openssl", "x509", "-noout", "-subject", "-nameopt", "RFC2253"],
+                                 input=pem.encode(), capture_output=True, check=True).stdout.decode()
+            return out.strip().split("CN=", 1)[-1]
+
+        def reopen_and_reload():
+            replica.start()
+            before = served_cn()
+            os.rename(log_path, log_path + ".1")       # as logrotate does
+            make_cert("second.replica.test")
+            os.kill(replica.proc.pid, signal.SIGHUP)
+            reopened = netutil.wait_until(
+                lambda: os.path.exists(log_path) and "TLS certificate reloaded" in open(log_path).read(), 10)
+            after = served_cn()
+            problems = []
+            if not reopened:
+                problems.append("no new log file with the reload in it; the old one ends:\n%s" %
+                                _tail(log_path + ".1"))
+            old = open(log_path + ".1").read()
+            if "ready" not in old or "SIGHUP" in old:
+                problems.append("the old file should hold the start and nothing after SIGHUP")
+            if (before, after) != ("first.replica.test", "second.replica.test"):
+                problems.append("served %s, then %s" % (before, after))
+            if not replica.alive():
+                problems.append("replicad died on SIGHUP")
+            return "; ".join(problems)
+
+        t.check("o.hup.reopen-log-reload-tls", reopen_and_reload)
+
     # -- o.backup: hot copies while a sync runs --------------------------------------------
 
     def backup_checks(self):
@@ -323,10 +425,12 @@ class OpsScenarios:
         state = {}
 
         def stops_mid_sync():
+            offset = replica.log_offset()
             thread, result = self.sync_in_background(replica, "sigterm")
-            # Stop once a few mailboxes are in, while more are on their way.
-            applied = netutil.wait_until(lambda: self.applies(replica) >= 6 or not thread.is_alive(), 120,
-                                         interval=0.05)
+            # Stop once a few mailboxes are in, while more are on their way:
+            # replicad logs each command as it answers it.
+            applied = netutil.wait_until(lambda: self.mailboxes_applied(replica, offset) >= 3 or not thread.is_alive(),
+                                         120, interval=0.005)
             mid_sync = thread.is_alive()
             rc = replica.stop(grace=20)
             # sync_client may keep reconnecting to a replica that is gone
@@ -401,16 +505,9 @@ class OpsScenarios:
         t.check("o.shutdown.acknowledged-kept", acknowledged_kept)
         t.check("o.shutdown.store-verifies", verifies)
 
-    def applies(self, replica):
-        path = os.path.join(replica.dir, "data", "status")
-        try:
-            with open(path) as f:
-                for line in f:
-                    if line.startswith("applies "):
-                        return int(line.split()[1])
-        except (OSError, ValueError):
-            pass
-        return 0
+    @staticmethod
+    def mailboxes_applied(replica, offset):
+        return sum(1 for line in replica.log_since(offset) if 'cmd="APPLY MAILBOX" result="OK' in line)
 
     # -- o.notify: systemd's protocols ----------------------------------------------------
 
@@ -521,7 +618,9 @@ class OpsScenarios:
         if self.t.args.target != "replicad":
             return
         self.ctl_checks()
+        self.trace_checks()
         try:
+            self.hup_checks()
             self.backup_checks()
             self.shutdown_checks()
         finally:

@@ -165,7 +165,9 @@ std::string inline_text(const Value& v) {
 }
 
 std::string cell(std::string_view key, const Value& v) {
-  return v.is_scalar() ? text_of_scalar(key, v) : inline_text(v);
+  if (v.is_scalar()) return text_of_scalar(key, v);
+  std::string text = inline_text(v);
+  return text.empty() ? "-" : text;
 }
 
 void table_text(std::string& out, const Value& rows, const std::string& indent) {

@@ -21,6 +21,7 @@
 #include "protocol/sync_core.h"
 #include "server/activity.h"
 #include "server/config.h"
+#include "server/housekeeping.h"
 #include "server/log.h"
 #include "server/loop_executor.h"
 #include "server/server.h"
@@ -134,8 +135,8 @@ int set_password(const replicad::Settings& settings, const std::string& user) {
 class GracefulShutdown {
  public:
   GracefulShutdown(uv_loop_t* loop, replicad::Server& server, replicad::storage::Store& store,
-                   replicad::LoopExecutor& executor)
-      : server_(server), store_(store), executor_(executor) {
+                   replicad::LoopExecutor& executor, replicad::Housekeeping& housekeeping)
+      : server_(server), store_(store), executor_(executor), housekeeping_(housekeeping) {
     for (uv_signal_t* s : {&sigterm_, &sigint_}) {
       uv_signal_init(loop, s);
       s->data = this;
@@ -156,6 +157,7 @@ class GracefulShutdown {
     started_ = true;
     replicad::log::notice("signal {}: shutting down, {} connection(s) open", signum,
                           server_.connection_count());
+    housekeeping_.stop();  // no new expiry run; one in flight completes with the store
     uv_timer_start(&deadline_, [](uv_timer_t* t) {
       auto* self = static_cast<GracefulShutdown*>(t->data);
       replicad::log::warning("shutdown deadline passed, closing {} connection(s)",
@@ -181,6 +183,7 @@ class GracefulShutdown {
   replicad::Server& server_;
   replicad::storage::Store& store_;
   replicad::LoopExecutor& executor_;
+  replicad::Housekeeping& housekeeping_;
   uv_signal_t sigterm_{};
   uv_signal_t sigint_{};
   uv_timer_t deadline_{};
@@ -348,7 +351,9 @@ int main(int argc, char** argv) {
   log::notice("replicad {} ready: servername={} datadir={} admins=\"{}\"", REPLICAD_VERSION,
               settings.servername, settings.datadir, settings.admins);
 
-  GracefulShutdown shutdown(loop, server, *store, executor);
+  Housekeeping housekeeping(loop, *store, settings.deleted_expire, settings.deleted_expire_period);
+  housekeeping.start();
+  GracefulShutdown shutdown(loop, server, *store, executor, housekeeping);
 
   uv_run(loop, UV_RUN_DEFAULT);
   reporter.write_final();

@@ -70,6 +70,8 @@ const std::vector<SettingDoc>& setting_docs() {
       {"tls_versions", "tls1_2 tls1_3", "TLS versions allowed: tls1_0 tls1_1 tls1_2 tls1_3"},
       {"tls_ciphers", "(OpenSSL default)", "OpenSSL cipher list for TLS 1.2 and lower"},
       {"tls_required", "no", "offer no SASL mechanism and refuse AUTHENTICATE/LOGIN until TLS is up"},
+      {"deleted_expire", "7d", "remove DELETED.* mailboxes (delayed deletes) this long after their deletion; at least the master's cyr_expire -D age; 0 keeps them"},
+      {"deleted_expire_period", "1h", "how often to look for expired DELETED.* mailboxes"},
   };
   return docs;
 }
@@ -118,6 +120,8 @@ Settings read_settings(Config& config, std::vector<Config::Problem>& problems, b
   s.tls_versions = config.get_string("tls_versions", s.tls_versions);
   s.tls_ciphers = config.get_string("tls_ciphers");
   s.tls_required = config.get_switch("tls_required", s.tls_required);
+  s.deleted_expire = config.get_duration("deleted_expire", s.deleted_expire);
+  s.deleted_expire_period = config.get_duration("deleted_expire_period", s.deleted_expire_period);
 
   if (s.admins.empty())
     problems.push_back({0, "admins: nobody is allowed to replicate (set 'admins: <identity>')"});
@@ -161,6 +165,10 @@ Settings read_settings(Config& config, std::vector<Config::Problem>& problems, b
   }
   if (s.max_connections == 0) {
     problems.push_back({0, "maxconnections: must be between 1 and 4294967295"});
+    fatal = true;
+  }
+  if (s.deleted_expire.count() > 0 && s.deleted_expire_period < std::chrono::seconds(1)) {
+    problems.push_back({0, "deleted_expire_period: must be at least 1s"});
     fatal = true;
   }
   // Every documented key is known, and only those: a key read above but

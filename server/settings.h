@@ -45,6 +45,9 @@ struct Settings {
   std::string tls_versions = "tls1_2 tls1_3";  // tls_versions
   std::string tls_ciphers;                     // tls_ciphers: OpenSSL cipher list (TLS <= 1.2)
   bool tls_required = false;                   // tls_required: no authentication without TLS
+  // deleted_expire: DELETED.* mailboxes older than this are removed (0: never)
+  std::chrono::milliseconds deleted_expire{std::chrono::hours(7 * 24)};
+  std::chrono::milliseconds deleted_expire_period{std::chrono::hours(1)};  // deleted_expire_period
 
   bool tls_configured() const { return !tls_server_cert.empty(); }
 

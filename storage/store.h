@@ -79,6 +79,10 @@ class ReadView {
   // Mailboxes whose name starts with `prefix`, in name order; stop when fn returns false.
   virtual Status for_each_mailbox(std::string_view prefix,
                                   const std::function<bool(const Mailbox&)>& fn) = 0;
+  // Only their names (no header is decoded: cheap enough to walk every
+  // mailbox); a view is valid during its call only.
+  virtual Status for_each_mailbox_name(std::string_view prefix,
+                                       const std::function<bool(std::string_view)>& fn) = 0;
 
   virtual std::optional<MessageRecord> record(std::string_view uniqueid, uint32_t uid) = 0;
   // Records of a mailbox (by uniqueid) with uid >= first_uid, ascending.

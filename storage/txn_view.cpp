@@ -177,6 +177,12 @@ Status TxnView::for_each_mailbox(std::string_view prefix, const std::function<bo
   });
 }
 
+Status TxnView::for_each_mailbox_name(std::string_view prefix,
+                                      const std::function<bool(std::string_view)>& fn) {
+  return scan(t_.mailboxes, prefix, prefix, "mailbox",
+              [&](std::string_view name, std::string_view) { return fn(name) ? Visit::next : Visit::stop; });
+}
+
 std::optional<MessageRecord> TxnView::record(std::string_view uniqueid, uint32_t uid) {
   auto key = keys::record(uniqueid, uid);
   if (!key) return std::nullopt;

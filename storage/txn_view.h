@@ -36,6 +36,8 @@ class TxnView final : public WriteView {
   std::optional<std::string> name_of_uniqueid(std::string_view uniqueid) override;
   Status for_each_mailbox(std::string_view prefix,
                           const std::function<bool(const Mailbox&)>& fn) override;
+  Status for_each_mailbox_name(std::string_view prefix,
+                               const std::function<bool(std::string_view)>& fn) override;
   std::optional<MessageRecord> record(std::string_view uniqueid, uint32_t uid) override;
   Status for_each_record(std::string_view uniqueid, uint32_t first_uid,
                          const std::function<bool(const MessageRecord&)>& fn) override;

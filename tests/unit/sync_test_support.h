@@ -173,6 +173,11 @@ class SyncHarness {
     REQUIRE(result->ok());
   }
 
+  storage::Store& store() { return *store_; }
+  // Runs store completions (the loop's part) until `until()` holds; false
+  // after a timeout.
+  bool complete_until(const std::function<bool()>& until) { return completions_.run_until(until); }
+
   protocol::SyncSession& session() { return *session_; }
   const std::string& dir() const { return dir_.path(); }
 

@@ -343,6 +343,32 @@ TEST_CASE("mailboxes iterate by prefix in name order", "[store]") {
   CHECK(seen == 2);
 }
 
+TEST_CASE("mailbox names alone iterate in the same order, without decoding headers", "[store]") {
+  Harness h;
+  REQUIRE(h.apply([](WriteView& w) {
+    for (const char* name : {"user.bob", "DELETED.user.a.1", "example.com!DELETED.user.j.2", "user.alice"})
+      if (Status st = w.put_mailbox(sample_mailbox(name, std::string("u-") + name)); !st) return st;
+    return Status::success();
+  }).ok());
+  std::string dir = h.dir.file("db");
+  h.close();
+  poke(dir, "mailboxes", "user.broken", "\x01not a mailbox");  // names never look at the value
+  h.open();
+  auto names = [&](std::string_view prefix, size_t stop_after = 100) {
+    std::vector<std::string> out;
+    REQUIRE(h.read()->view().for_each_mailbox_name(prefix, [&](std::string_view name) {
+      out.emplace_back(name);
+      return out.size() < stop_after;
+    }).ok());
+    return out;
+  };
+  CHECK(names("") == std::vector<std::string>{"DELETED.user.a.1", "example.com!DELETED.user.j.2", "user.alice",
+                                             "user.bob", "user.broken"});
+  CHECK(names("user.b") == std::vector<std::string>{"user.bob", "user.broken"});
+  CHECK(names("", 2).size() == 2);
+  CHECK(names("zzz").empty());
+}
+
 TEST_CASE("records iterate by uid within their own mailbox only", "[store]") {
   Harness h;
   std::string staged = h.stage("a", "message A\r\n");

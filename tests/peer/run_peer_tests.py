@@ -19,6 +19,8 @@ Scenarios (each check prints `PASS name` or `FAIL name: reason`):
   e  -m user.alice.Sent (CSYNC) and -m user.carol.Sent (IMAP flavour)
   s  Sieve scripts changed on the master (ManageSieve): changed, deleted,
      newly active, first script, deactivated; -u and -s, both flavours
+  x  a replicad with a short deleted_expire removes a DELETED.* mailbox
+     once it is old enough, with the bodies nothing else uses
   o  operations: every replicadctl command on the filled target, backups
      taken while a sync runs, SIGTERM in the middle of a sync, the systemd
      notify socket and socket activation (replicad target only)
@@ -55,6 +57,7 @@ import netutil                                         # noqa: E402
 import populate                                        # noqa: E402
 import replica_compare                                 # noqa: E402
 import sync_runner                                     # noqa: E402
+import expiry_scenarios                                # noqa: E402
 import sieve_scenarios                                 # noqa: E402
 import tls_scenarios                                   # noqa: E402
 from dlist import FileLiteral, KvList, text as dlist_text   # noqa: E402
@@ -472,6 +475,10 @@ class PeerTests:
         """Sieve scripts changing on the master (sieve_scenarios.py)."""
         sieve_scenarios.SieveScenarios(self).scenario()
 
+    def scenario_x(self):
+        """Expiry of DELETED.* mailboxes (expiry_scenarios.py)."""
+        expiry_scenarios.ExpiryScenario(self).scenario()
+
     def scenario_o(self):
         """Operations (ops_scenarios.py)."""
         ops_scenarios.OpsScenarios(self).scenario()
@@ -515,9 +522,9 @@ class PeerTests:
                      ("c", self.scenario_c), ("d", self.scenario_d), ("e", self.scenario_e),
                      ("o", self.scenario_o),
                      ("t", self.scenario_t), ("h", self.scenario_h),
-                     # s changes the master's users: after t, whose fresh
+                     # s and x change the master's users: after t, whose fresh
                      # replicas are compared with the reference
-                     ("s", self.scenario_s), ("g", self.scenario_g)]
+                     ("s", self.scenario_s), ("x", self.scenario_x), ("g", self.scenario_g)]
         try:
             try:
                 self.setup()

@@ -209,7 +209,13 @@ class CyrusInstance:
             f.write(self._imapd_conf())
         add_sasl_login(self.sasldb, self.servername, self.ADMIN, self.admin_password)
         for user, password in self.logins.items():
-            add_sasl_login(self.sasldb, self.servername, user, password)
+            # virtdomains: userid looks "jane@example.com" up as user jane
+            # in realm example.com
+            local, _, domain = user.rpartition("@")
+            if local and domain:
+                add_sasl_login(self.sasldb, domain, local, password)
+            else:
+                add_sasl_login(self.sasldb, self.servername, user, password)
         uid = pwd.getpwnam("cyrus").pw_uid
         gid = grp.getgrnam("mail").gr_gid
         for root, dirs, files in os.walk(self.dir):

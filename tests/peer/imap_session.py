@@ -118,8 +118,13 @@ class ImapSession:
         body = " ".join("%s %s" % (k, quote(v)) for k, v in entries.items())
         return self.simple("SETMETADATA", mailbox_arg(mailbox), "(" + body + ")")
 
-    def setquota(self, root, storage_kb, messages):
-        return self.simple("SETQUOTA", mailbox_arg(root), "(STORAGE %d MESSAGE %d)" % (storage_kb, messages))
+    def setquota(self, root, storage_kb, messages, **more):
+        """STORAGE and MESSAGE, plus any other resource by its name with
+        '-' as '_' (X_ANNOTATION_STORAGE=..., X_NUM_FOLDERS=...)."""
+        limits = [("STORAGE", storage_kb), ("MESSAGE", messages)]
+        limits += [(name.replace("_", "-"), value) for name, value in sorted(more.items())]
+        return self.simple("SETQUOTA", mailbox_arg(root),
+                           "(" + " ".join("%s %d" % kv for kv in limits if kv[1] is not None) + ")")
 
     def logout(self):
         try:

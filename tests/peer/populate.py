@@ -13,6 +13,10 @@ For every user U (deterministic for a given seed):
   via LMTP  deliveries into INBOX
   via ManageSieve  the user's Sieve scripts (SIEVE_SCRIPTS), one of them
             made active (all users but dave; carol's stays inactive)
+As admin, shared (non-user) mailboxes too (SHARED): a hierarchy with
+messages, an ACL for anyone, a space and non-ASCII in a name, and
+a quota root on every resource Cyrus knows; carol's quota also limits all
+four resources (STORAGE, MESSAGE, X-ANNOTATION-STORAGE, X-NUM-FOLDERS).
 Finally every user's neighbour marks messages of the user's Archive \\Seen
 (non-owner seen state: SEEN lines in GET USER of the reader).
 """
@@ -55,11 +59,23 @@ if size :over 500K { fileinto "INBOX.Archive"; }
 KEYWORDS = ("$Label1", "Project-X", "$Forwarded", "NonJunk")
 
 
+# Shared mailboxes (created by admin, in this order) and their messages.
+SHARED = (("shared", 1), ("shared.news", 3), ("shared.news.sports", 2), ("shared.Équipe commune", 1))
+SHARED_QUOTA = ("shared", 500_000, 1_000, {"X_ANNOTATION_STORAGE": 100, "X_NUM_FOLDERS": 10})
+
+
+def shared_internal_names():
+    """The replication-protocol names of the shared mailboxes."""
+    return [mutf7(name) for name, _ in SHARED]
+
+
 class User:
-    def __init__(self, name, password, quota=None, big_message=False, sieve=(), active_sieve=None):
+    def __init__(self, name, password, quota=None, big_message=False, sieve=(), active_sieve=None,
+                 quota_more=None):
         self.name = name
         self.password = password
         self.quota = quota                 # (storage KB, messages) or None
+        self.quota_more = dict(quota_more or {})   # more resources: {"X_NUM_FOLDERS": 40, ...}
         self.big_message = big_message
         self.sieve = tuple(sieve)          # ((script name, template), ...)
         self.active_sieve = active_sieve   # name of the active script, or None
@@ -78,7 +94,8 @@ def default_users():
              sieve=(("rules", RULES), ("vacation", VACATION)), active_sieve="rules"),
         User("bob", "bob-secret", quota=(3_000_000, 80_000), big_message=True,
              sieve=(("rules", RULES.replace("\n", "\r\n")),), active_sieve="rules"),
-        User("carol", "carol-secret", quota=(2_000_000, 70_000), sieve=(("filters", FILTERS),)),
+        User("carol", "carol-secret", quota=(2_000_000, 70_000), sieve=(("filters", FILTERS),),
+             quota_more={"X_ANNOTATION_STORAGE": 2_000, "X_NUM_FOLDERS": 40}),
         User("dave", "dave-secret"),
         User("erin", "erin-secret", quota=(1_000_000, 60_000),
              sieve=(("vacation", VACATION),), active_sieve="vacation"),
@@ -122,7 +139,7 @@ def populate_user(master, user, users, seed, messages_per_folder, stats):
     with ImapSession(master.host, master.imap_port, *master.admin) as admin:
         admin.create("user." + user.name)
         if user.quota:
-            admin.setquota("user." + user.name, *user.quota)
+            admin.setquota("user." + user.name, *user.quota, **user.quota_more)
         admin.setmetadata("user." + user.name,
                           {"/shared/comment": "shared comment for %s (seed %s)" % (user.name, seed)})
 
@@ -195,9 +212,29 @@ def read_neighbours_archive(master, users):
             imap.close_mailbox()
 
 
+def populate_shared(master, seed, stats):
+    """The shared mailboxes of SHARED, as an administrator makes them."""
+    rng = mailgen.user_rng(seed, "shared", "populate")
+    with ImapSession(master.host, master.imap_port, *master.admin) as admin:
+        for name, count in SHARED:
+            admin.create(name)
+            admin.setacl(name, "anyone", "lrs")
+            admin.setacl(name, master.ADMIN, "lrswipkxtecda")   # an admin may not append by default
+            for i in range(count):
+                msg = mailgen.make_message(rng, "shared", name, i)
+                admin.append(name, msg, ["\\Seen"] if i == 0 else [])
+                stats.appended += 1
+                stats.bytes += len(msg)
+        # (no SETMETADATA here: Cyrus 3.6.1's imapd aborts on it for a shared
+        # mailbox, "assertion failed: user_isnamespacelocked(userid)")
+        root, storage_kb, messages, more = SHARED_QUOTA
+        admin.setquota(root, storage_kb, messages, **more)
+
+
 def populate(master, users, seed=1, messages_per_folder=4):
     """Fill `master` (a started CyrusInstance) with the data set for `users`."""
     stats = PopulateStats()
+    populate_shared(master, seed, stats)
     for user in users:
         populate_user(master, user, users, seed, messages_per_folder, stats)
     read_neighbours_archive(master, users)

@@ -23,6 +23,8 @@ Scenarios (each check prints `PASS name` or `FAIL name: reason`):
      once it is old enough, with the bodies nothing else uses
   i  an intermediate sent in its short form (-m); a user renamed on the
      master (-u of the new name, of the old name, of the new name again)
+  r  rolling replication: sync_client -r on a channel per replica while mail
+     arrives; -r -f FILE; two -u of one user at once
   v  virtual domains (a master of its own with virtdomains: userid and
      unixhierarchysep: yes): ^ names, shared folders of a domain
   o  operations: every replicadctl command on the filled target, backups
@@ -64,6 +66,7 @@ import sync_runner                                     # noqa: E402
 import domain_scenarios                                # noqa: E402
 import expiry_scenarios                                # noqa: E402
 import hierarchy_scenarios                             # noqa: E402
+import rolling_scenarios                               # noqa: E402
 import sieve_scenarios                                 # noqa: E402
 import tls_scenarios                                   # noqa: E402
 from dlist import FileLiteral, KvList, text as dlist_text   # noqa: E402
@@ -125,7 +128,8 @@ class PeerTests:
         self.master = cyrus_instance.CyrusInstance(
             os.path.join(self.root, "master"), "peer-master-" + tag,
             {u.name: u.password for u in self.users.values()},
-            extra_conf={"allowusermoves": "yes"})     # scenario i renames a user
+            # scenario i renames a user; scenario r runs a rolling client per replica
+            extra_conf={"allowusermoves": "yes", "sync_log_channels": "ref target"})
         # Replication targets offer no SIEVE-MAILBOX, like replicad (spec 3.15):
         # scripts then travel as APPLY SIEVE to both, comparably.
         self.ref = cyrus_instance.CyrusInstance(
@@ -494,6 +498,10 @@ class PeerTests:
         """Intermediates and a user rename (hierarchy_scenarios.py)."""
         hierarchy_scenarios.HierarchyScenarios(self).scenario()
 
+    def scenario_r(self):
+        """Rolling replication and concurrent clients (rolling_scenarios.py)."""
+        rolling_scenarios.RollingScenarios(self).scenario()
+
     def scenario_v(self):
         """Virtual domains (domain_scenarios.py)."""
         domain_scenarios.DomainScenarios(self).scenario()
@@ -548,6 +556,7 @@ class PeerTests:
                      # s and x change the master's users: after t, whose fresh
                      # replicas are compared with the reference
                      ("s", self.scenario_s), ("x", self.scenario_x), ("i", self.scenario_i),
+                     ("r", self.scenario_r),
                      ("v", self.scenario_v),
                      ("g", self.scenario_g)]
         try:
